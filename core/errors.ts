@@ -1,0 +1,53 @@
+/**
+ * Tagged errors. Every failure the toolkit reports is a `ClayError` with a stable `code` (tests assert
+ * codes, never wording), the input it concerns (a URL without its token, a file path, an item id) and the
+ * underlying `cause`. The CLI prints `code: message` on one line and exits non-zero.
+ */
+
+/** Every stable error code. Add a code here before throwing it. */
+export type ErrorCode =
+  | 'STAC_HTTP' // a STAC API request failed after retries
+  | 'STAC_INVALID' // a STAC response or item is not what the contract says
+  | 'SAS_HTTP' // the SAS token endpoint failed after retries
+  | 'HTTP' // any other HTTP request failed after retries
+  | 'HTTP_ABORTED' // the caller's AbortSignal fired
+  | 'COG_CORRUPT' // a GeoTIFF could not be parsed or decoded
+  | 'BAD_ARGUMENT' // a CLI flag or API option is wrong
+  | 'BAD_SAMPLE_FILE' // the MGRS sample file is missing or malformed
+  | 'BAD_INDEX' // a sample row index is out of range
+  | 'NO_S1_MATCH' // no Sentinel-1 within the window (a result when planning, an error only where data is required)
+  | 'MODEL_CONFIG' // a model configuration that cannot run on the chosen backend
+  | 'WEIGHTS_INVALID' // a safetensors file that does not match the model
+  | 'IO' // a local or object-store write/read failed
+  | 'INTERNAL';
+
+/** Options common to every ClayError. */
+export interface ClayErrorOptions {
+  /** The input the error concerns: a token-free URL, a file path, an item id. */
+  input?: string;
+  cause?: unknown;
+}
+
+/** Base class of all errors this package throws on purpose. */
+export class ClayError extends Error {
+  readonly code: ErrorCode;
+  readonly input: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ClayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ClayError';
+    this.code = code;
+    this.input = options.input;
+  }
+}
+
+/** True when `err` is a ClayError, optionally of one code. Keeps `cause` (no wrapping). */
+export function isClayError(err: unknown, code?: ErrorCode): err is ClayError {
+  return err instanceof ClayError && (code === undefined || err.code === code);
+}
+
+/** The message of an unknown thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
