@@ -1,0 +1,177 @@
+/**
+ * Planetary Computer signing. Blob assets need a SAS token: `GET {sasApi}/token/{collection}` (or
+ * `/token/{account}/{container}`) returns `{"msft:expiry", "token"}`; the token becomes the query string
+ * of the href. Tokens are container-scoped and cached per collection or container until `refreshMarginMs`
+ * before expiry (the PC SDK refreshes with < 60 s left). `withSigned` re-signs once after a 403, for a
+ * token that expired or was revoked mid-run. Tokens and the subscription key never reach logs or errors.
+ */
+import { ClayError } from '../errors.ts';
+import { HttpStatusError, type HttpClient } from '../http.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { redactUrl, registerSecret } from '../redact.ts';
+
+/** The default SAS API of the Planetary Computer. */
+export const PC_SAS_API = 'https://planetarycomputer.microsoft.com/api/sas/v1';
+
+/** Where a blob lives: storage account and container. */
+export interface BlobLocation {
+  account: string;
+  container: string;
+}
+
+/** Options of a PcSigner. */
+export interface PcSignerOptions {
+  http: HttpClient;
+  /** SAS API root (default the Planetary Computer's, or `PC_SAS_API` in the environment). */
+  sasApi?: string;
+  /** `Ocp-Apim-Subscription-Key` value (default `PC_SDK_SUBSCRIPTION_KEY` from the environment). */
+  subscriptionKey?: string;
+  /** Refresh a cached token when less than this is left (ms, default 60 000). */
+  refreshMarginMs?: number;
+  /** Clock in ms (default Date.now), for tests. */
+  now?: () => number;
+  logger?: Logger;
+}
+
+interface CachedToken {
+  token: string;
+  expiry: number;
+}
+
+/**
+ * Where a blob href points, or undefined when it is not Azure blob storage (and so is never signed).
+ * Host style: `https://{account}.blob.core.windows.net/{container}/...`. IP/loopback hosts use Azure's
+ * path style (`http://127.0.0.1:10000/{account}/{container}/...`, as the storage emulator does).
+ */
+export function blobLocation(href: string): BlobLocation | undefined {
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    return undefined;
+  }
+  const segments = url.pathname.split('/').filter(Boolean);
+  const host = /^([a-z0-9]+)\.blob\.core\.windows\.net$/i.exec(url.hostname);
+  if (host && segments.length >= 2) return { account: host[1]!, container: segments[0]! };
+  const local = url.hostname === 'localhost' || /^\d+\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname.startsWith('[');
+  if (local && segments.length >= 3) return { account: segments[0]!, container: segments[1]! };
+  return undefined;
+}
+
+/** True when the href already carries a SAS token (st, se and sp present): such hrefs are left alone. */
+export function isSigned(href: string): boolean {
+  try {
+    const q = new URL(href).searchParams;
+    return q.has('st') && q.has('se') && q.has('sp');
+  } catch {
+    return false;
+  }
+}
+
+/** Counters of a signer. */
+export interface SignerStats {
+  tokenRequests: number;
+  cacheHits: number;
+  refreshesOn403: number;
+}
+
+/** Signs Planetary Computer asset hrefs with cached SAS tokens. */
+export class PcSigner {
+  readonly sasApi: string;
+  readonly stats: SignerStats = { tokenRequests: 0, cacheHits: 0, refreshesOn403: 0 };
+  private readonly http: HttpClient;
+  private readonly key: string | undefined;
+  private readonly marginMs: number;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private readonly cache = new Map<string, CachedToken>();
+  private readonly pending = new Map<string, Promise<CachedToken>>();
+
+  constructor(options: PcSignerOptions) {
+    this.http = options.http;
+    this.sasApi = (options.sasApi ?? process.env.PC_SAS_API ?? PC_SAS_API).replace(/\/+$/, '');
+    this.key = options.subscriptionKey ?? (process.env.PC_SDK_SUBSCRIPTION_KEY || undefined);
+    registerSecret(this.key);
+    this.marginMs = options.refreshMarginMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** A valid token for a collection or a blob container, from the cache when fresh enough. */
+  async token(scope: { collection: string } | BlobLocation, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const path = 'collection' in scope ? scope.collection : `${scope.account}/${scope.container}`;
+    const cached = this.cache.get(path);
+    if (cached && cached.expiry - this.now() > this.marginMs) {
+      this.stats.cacheHits++;
+      return cached.token;
+    }
+    let inflight = this.pending.get(path);
+    if (!inflight) {
+      inflight = this.fetchToken(path, options.signal).finally(() => this.pending.delete(path));
+      this.pending.set(path, inflight);
+    }
+    return (await inflight).token;
+  }
+
+  /**
+   * The href with a token appended. Hrefs outside blob storage, and hrefs already signed, are returned
+   * unchanged. With `collection`, the token is asked for by collection; otherwise by account/container.
+   */
+  async sign(href: string, options: { collection?: string; signal?: AbortSignal } = {}): Promise<string> {
+    const where = blobLocation(href);
+    if (!where || isSigned(href)) return href;
+    const token = await this.token(options.collection ? { collection: options.collection } : where, options);
+    const url = new URL(href);
+    const extra = new URLSearchParams(token);
+    for (const [k, v] of extra) url.searchParams.set(k, v);
+    return url.toString();
+  }
+
+  /** Forgets the cached token of a scope (the next `sign` fetches a new one). */
+  invalidate(href: string, collection?: string): void {
+    const where = blobLocation(href);
+    if (collection) this.cache.delete(collection);
+    if (where) this.cache.delete(`${where.account}/${where.container}`);
+  }
+
+  /**
+   * Runs `use` with a signed href; on a 403 (expired or revoked token) it drops the cached token, signs
+   * again and retries once. Any other failure, or a second 403, propagates.
+   */
+  async withSigned<T>(href: string, use: (signed: string) => Promise<T>, options: { collection?: string; signal?: AbortSignal } = {}): Promise<T> {
+    const first = await this.sign(href, options);
+    try {
+      return await use(first);
+    } catch (err) {
+      if (!(err instanceof HttpStatusError) || err.status !== 403 || first === href) throw err;
+      this.stats.refreshesOn403++;
+      this.logger.warn('Sas:Refresh', { url: redactUrl(href), reason: '403' });
+      this.invalidate(href, options.collection);
+      return use(await this.sign(href, options));
+    }
+  }
+
+  private async fetchToken(path: string, signal: AbortSignal | undefined): Promise<CachedToken> {
+    const url = `${this.sasApi}/token/${path}`;
+    this.stats.tokenRequests++;
+    const json = await this.http.json(url, {
+      signal,
+      errorCode: 'SAS_HTTP',
+      headers: this.key ? { 'ocp-apim-subscription-key': this.key } : {},
+    });
+    if (typeof json !== 'object' || json === null) throw new ClayError('SAS_HTTP', `token response from ${url} is not an object`, { input: url });
+    const record = json as Record<string, unknown>;
+    const token = record.token;
+    const expiryText = record['msft:expiry'];
+    const expiry = typeof expiryText === 'string' ? Date.parse(expiryText) : NaN;
+    if (typeof token !== 'string' || !token || Number.isNaN(expiry)) {
+      throw new ClayError('SAS_HTTP', `token response from ${url} lacks 'token' or 'msft:expiry'`, { input: url });
+    }
+    registerSecret(token);
+    registerSecret(new URLSearchParams(token).get('sig') ?? undefined);
+    const entry = { token, expiry };
+    this.cache.set(path, entry);
+    this.logger.info('Sas:Token', { scope: path, expiresInS: Math.round((expiry - this.now()) / 1000) });
+    return entry;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * STAC API search client: `POST {api}/search` with a CQL2-JSON body, paged through `rel=next` links as an
+ * async iterator (POST links re-send their `body`, merged into the original when `merge` is true; GET
+ * links are followed as they are). Searches are read-only, so the HTTP layer retries them.
+ */
+import { ClayError } from '../errors.ts';
+import type { HttpClient } from '../http.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { asStacItem, type StacItem } from './stac-item.ts';
+
+/** A CQL2-JSON expression (the subset the pipeline writes). */
+export type Cql2 =
+  | { op: 'and' | 'or'; args: Cql2[] }
+  | { op: 'not'; args: [Cql2] }
+  | { op: '=' | '<' | '<=' | '>' | '>=' | '<>'; args: [{ property: string }, string | number | boolean] }
+  | { op: 's_intersects'; args: [{ property: 'geometry' }, GeoJsonGeometry] }
+  | { op: 'anyinteracts'; args: [{ property: string }, string | { interval: [string, string] }] };
+
+/** GeoJSON geometries used in searches and item footprints (lon/lat, EPSG:4326). */
+export type GeoJsonGeometry =
+  | { type: 'Point'; coordinates: [number, number] }
+  | { type: 'Polygon'; coordinates: [number, number][][] }
+  | { type: 'MultiPolygon'; coordinates: [number, number][][][] };
+
+/** The body of a STAC item search. */
+export interface SearchBody {
+  collections?: string[];
+  ids?: string[];
+  bbox?: [number, number, number, number];
+  intersects?: GeoJsonGeometry;
+  datetime?: string;
+  'filter-lang'?: 'cql2-json';
+  filter?: Cql2;
+  sortby?: { field: string; direction: 'asc' | 'desc' }[];
+  /** Page size (the API's default when absent: 250 on the Planetary Computer). */
+  limit?: number;
+  /** Paging token, set from `rel=next` links. */
+  token?: string;
+}
+
+/** Options of a StacClient. */
+export interface StacClientOptions {
+  /** API root, e.g. `https://planetarycomputer.microsoft.com/api/stac/v1`. */
+  url: string;
+  http: HttpClient;
+  logger?: Logger;
+}
+
+/** Counters of a StacClient: each page fetched is one request. */
+export interface StacStats {
+  searches: number;
+  pages: number;
+  items: number;
+}
+
+interface NextLink {
+  href: string;
+  method: 'GET' | 'POST';
+  body?: Record<string, unknown>;
+  merge: boolean;
+}
+
+/** A STAC API client for item searches. */
+export class StacClient {
+  readonly url: string;
+  readonly stats: StacStats = { searches: 0, pages: 0, items: 0 };
+  private readonly http: HttpClient;
+  private readonly logger: Logger;
+
+  constructor(options: StacClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.http = options.http;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Every item matching `body`, page by page, validated as generic STAC items. */
+  async *search(body: SearchBody, options: { signal?: AbortSignal } = {}): AsyncGenerator<StacItem> {
+    this.stats.searches++;
+    const started = Date.now();
+    let url = `${this.url}/search`;
+    let method: 'GET' | 'POST' = 'POST';
+    let payload: Record<string, unknown> | undefined = { ...body };
+    let count = 0;
+    for (let page = 0; ; page++) {
+      this.stats.pages++;
+      const json = await this.http.json(url, {
+        method,
+        body: method === 'POST' ? JSON.stringify(payload) : undefined,
+        signal: options.signal,
+        errorCode: 'STAC_HTTP',
+        idempotent: true,
+      });
+      const { features, next } = parsePage(json, url);
+      for (const feature of features) {
+        count++;
+        this.stats.items++;
+        yield asStacItem(feature, url);
+      }
+      if (!next || features.length === 0) break;
+      if (page > 100_000) throw new ClayError('STAC_INVALID', `paging from ${url} does not end`, { input: url });
+      url = next.href;
+      method = next.method;
+      payload = next.method === 'POST' ? (next.merge ? { ...payload, ...next.body } : next.body ?? payload) : undefined;
+    }
+    this.logger.debug('Stac:Search', { url: this.url, collections: body.collections, items: count, ms: Date.now() - started });
+  }
+
+  /** All items of a search, in the API's order. */
+  async searchAll(body: SearchBody, options: { signal?: AbortSignal } = {}): Promise<StacItem[]> {
+    const out: StacItem[] = [];
+    for await (const item of this.search(body, options)) out.push(item);
+    return out;
+  }
+}
+
+function parsePage(json: unknown, url: string): { features: unknown[]; next: NextLink | undefined } {
+  if (!isRecord(json) || !Array.isArray(json.features)) {
+    throw new ClayError('STAC_INVALID', `search response from ${url} is not a FeatureCollection with features`, { input: url });
+  }
+  let next: NextLink | undefined;
+  if (Array.isArray(json.links)) {
+    for (const link of json.links) {
+      if (!isRecord(link) || link.rel !== 'next' || typeof link.href !== 'string') continue;
+      const method = link.method === 'POST' ? 'POST' : 'GET';
+      next = {
+        href: new URL(link.href, url).toString(),
+        method,
+        body: isRecord(link.body) ? link.body : undefined,
+        merge: link.merge === true,
+      };
+    }
+  }
+  return { features: json.features, next };
+}
+
+/** True for a non-null, non-array object. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
