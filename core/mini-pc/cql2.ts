@@ -4,7 +4,9 @@
  * [A, B] with a bare date meaning that day's 00:00Z, both ends inclusive; an item matches when
  * start <= B and end >= A, using `start_datetime`/`end_datetime` when present, else `datetime`.
  */
-import type { Cql2, GeoJsonGeometry } from '../stac/stac-client.ts';
+import type { Cql2 } from '../stac/stac-client.ts';
+import type { GeoJsonGeometry } from '../geometry.ts';
+import { intersects } from '../geometry.ts';
 
 /** An item as the server keeps it. */
 export interface ServedItem {
@@ -94,64 +96,3 @@ export function evaluate(expr: Cql2, item: ServedItem): boolean {
   throw new Error(`unsupported CQL2 operator '${(expr as { op: string }).op}'`);
 }
 
-type Ring = [number, number][];
-
-function polygons(g: GeoJsonGeometry): Ring[][] {
-  if (g.type === 'Polygon') return [g.coordinates];
-  if (g.type === 'MultiPolygon') return g.coordinates;
-  return [];
-}
-
-/** Point-in-ring by ray casting (points on an edge count as inside). */
-function inRing(p: [number, number], ring: Ring): boolean {
-  let inside = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const [xi, yi] = ring[i]!;
-    const [xj, yj] = ring[j]!;
-    if (onSegment(p, ring[i]!, ring[j]!)) return true;
-    if (yi > p[1] !== yj > p[1] && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
-
-function inPolygon(p: [number, number], poly: Ring[]): boolean {
-  if (!poly[0] || !inRing(p, poly[0])) return false;
-  return !poly.slice(1).some((hole) => inRing(p, hole) && !hole.some((_, i) => i > 0 && onSegment(p, hole[i - 1]!, hole[i]!)));
-}
-
-function cross(o: [number, number], a: [number, number], b: [number, number]): number {
-  return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
-}
-
-function onSegment(p: [number, number], a: [number, number], b: [number, number]): boolean {
-  return cross(a, b, p) === 0 && Math.min(a[0], b[0]) <= p[0] && p[0] <= Math.max(a[0], b[0]) && Math.min(a[1], b[1]) <= p[1] && p[1] <= Math.max(a[1], b[1]);
-}
-
-function segmentsIntersect(a: [number, number], b: [number, number], c: [number, number], d: [number, number]): boolean {
-  const d1 = cross(c, d, a), d2 = cross(c, d, b), d3 = cross(a, b, c), d4 = cross(a, b, d);
-  if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
-  return onSegment(a, c, d) || onSegment(b, c, d) || onSegment(c, a, b) || onSegment(d, a, b);
-}
-
-/** Whether two geometries (Point, Polygon, MultiPolygon) share at least one point. */
-export function intersects(a: GeoJsonGeometry, b: GeoJsonGeometry): boolean {
-  if (a.type === 'Point' && b.type === 'Point') return a.coordinates[0] === b.coordinates[0] && a.coordinates[1] === b.coordinates[1];
-  if (a.type === 'Point') return polygons(b).some((poly) => inPolygon(a.coordinates, poly));
-  if (b.type === 'Point') return polygons(a).some((poly) => inPolygon(b.coordinates, poly));
-  for (const pa of polygons(a)) {
-    for (const pb of polygons(b)) {
-      const ra = pa[0]!, rb = pb[0]!;
-      if (ra.some((p) => inPolygon(p, pb)) || rb.some((p) => inPolygon(p, pa))) return true;
-      for (let i = 1; i < ra.length; i++) {
-        for (let j = 1; j < rb.length; j++) if (segmentsIntersect(ra[i - 1]!, ra[i]!, rb[j - 1]!, rb[j]!)) return true;
-      }
-    }
-  }
-  return false;
-}
-
-/** A bbox [w, s, e, n] as a closed Polygon. */
-export function bboxPolygon(b: readonly [number, number, number, number]): GeoJsonGeometry {
-  const [w, s, e, n] = b;
-  return { type: 'Polygon', coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] };
-}

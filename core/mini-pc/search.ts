@@ -3,7 +3,8 @@
  * "next:{collection}:{id}", a `rel=next` link re-sending the POST body, or a GET href).
  */
 import type { Cql2, GeoJsonGeometry, SearchBody } from '../stac/stac-client.ts';
-import { bboxPolygon, evaluate, intersects, intervalMatches, parseInterval } from './cql2.ts';
+import { bboxPolygon, intersects } from '../geometry.ts';
+import { evaluate, intervalMatches, parseInterval } from './cql2.ts';
 import type { UniverseItem } from './universe.ts';
 
 /** A page of results and the token of the next one. */

@@ -7,6 +7,7 @@ import { ClayError } from '../errors.ts';
 import type { HttpClient } from '../http.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { asStacItem, type StacItem } from './stac-item.ts';
+import type { GeoJsonGeometry } from '../geometry.ts';
 
 /** A CQL2-JSON expression (the subset the pipeline writes). */
 export type Cql2 =
@@ -16,11 +17,8 @@ export type Cql2 =
   | { op: 's_intersects'; args: [{ property: 'geometry' }, GeoJsonGeometry] }
   | { op: 'anyinteracts'; args: [{ property: string }, string | { interval: [string, string] }] };
 
-/** GeoJSON geometries used in searches and item footprints (lon/lat, EPSG:4326). */
-export type GeoJsonGeometry =
-  | { type: 'Point'; coordinates: [number, number] }
-  | { type: 'Polygon'; coordinates: [number, number][][] }
-  | { type: 'MultiPolygon'; coordinates: [number, number][][][] };
+/** GeoJSON geometries (re-exported from core/geometry.ts). */
+export type { GeoJsonGeometry } from '../geometry.ts';
 
 /** The body of a STAC item search. */
 export interface SearchBody {

@@ -1,0 +1,48 @@
+/**
+ * The `clay` command line. Parses flags (commander), builds the inputs, calls the stages, prints.
+ * Errors become one line `error CODE: message` on stderr (the stack with --verbose) and a non-zero exit:
+ * 2 for bad arguments or inputs, 1 for other failures.
+ */
+import { Command, CommanderError } from 'commander';
+import { ClayError, errorMessage } from '../core/errors.ts';
+import { redactText } from '../core/redact.ts';
+import type { GlobalOptions } from './context.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerSearch } from './commands/search.ts';
+import { registerServe } from './commands/serve.ts';
+
+/** Exit codes of the CLI. */
+export const EXIT = { ok: 0, failure: 1, badInput: 2, noData: 3 } as const;
+
+const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_SAMPLE_FILE', 'BAD_INDEX']);
+
+/** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program
+    .name('clay')
+    .description('Earth-observation training data from the Planetary Computer, and the Clay foundation model')
+    .option('--stac-api <url>', 'STAC API root (env CLAY_STAC_API; default: the Planetary Computer)')
+    .option('--sas-api <url>', 'SAS token API root (env CLAY_SAS_API; default: the Planetary Computer)')
+    .option('--json', 'print results as JSON even on a TTY')
+    .option('-v, --verbose', 'debug logs, and stacks with errors')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  registerSearch(program, globals);
+  registerServe(program, globals);
+  registerDemo(program, globals);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    }
+    const verbose = argv.includes('--verbose') || argv.includes('-v');
+    const code = err instanceof ClayError ? err.code : 'INTERNAL';
+    process.stderr.write(`error ${code}: ${redactText(errorMessage(err))}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(redactText(err.stack) + '\n');
+    return err instanceof ClayError && BAD_INPUT_CODES.has(err.code) ? EXIT.badInput : EXIT.failure;
+  }
+}

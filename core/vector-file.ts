@@ -1,0 +1,55 @@
+/**
+ * Vector files (MGRS grids, landcover statistics, samples): FlatGeobuf or GeoJSON, read and written as
+ * GeoJSON FeatureCollections in EPSG:4326. The only file that imports `flatgeobuf`.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { deserialize, serialize } from 'flatgeobuf/lib/mjs/geojson.js';
+import type { FeatureCollection, Geometry } from 'geojson';
+import { ClayError, errorMessage, type ErrorCode } from './errors.ts';
+
+/** A feature with typed-enough properties. */
+export interface VectorFeature {
+  geometry: Geometry | null;
+  properties: Record<string, unknown>;
+}
+
+/** The format of a vector file, from its extension. */
+export function vectorFormat(path: string): 'fgb' | 'geojson' {
+  return /\.fgb$/i.test(path) ? 'fgb' : 'geojson';
+}
+
+/** Reads every feature of a FlatGeobuf or GeoJSON file; failures are `code` errors naming the file. */
+export async function readVectorFile(path: string, code: ErrorCode = 'IO'): Promise<VectorFeature[]> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (cause) {
+    throw new ClayError(code, `cannot read ${path}: ${errorMessage(cause)}`, { input: path, cause });
+  }
+  try {
+    if (vectorFormat(path) === 'fgb') {
+      const out: VectorFeature[] = [];
+      for await (const f of deserialize(new Uint8Array(bytes))) {
+        out.push({ geometry: (f.geometry as Geometry | undefined) ?? null, properties: { ...(f.properties as Record<string, unknown> | undefined) } });
+      }
+      return out;
+    }
+    const json = JSON.parse(bytes.toString('utf8')) as { type?: string; features?: { geometry?: Geometry | null; properties?: Record<string, unknown> | null }[] };
+    if (json.type !== 'FeatureCollection' || !Array.isArray(json.features)) throw new Error('not a GeoJSON FeatureCollection');
+    return json.features.map((f) => ({ geometry: f.geometry ?? null, properties: { ...f.properties } }));
+  } catch (cause) {
+    throw new ClayError(code, `${path} is not a valid ${vectorFormat(path) === 'fgb' ? 'FlatGeobuf' : 'GeoJSON'} file: ${errorMessage(cause)}`, { input: path, cause });
+  }
+}
+
+/** Writes features as FlatGeobuf or GeoJSON (by extension), atomically (temporary name, then rename). */
+export async function writeVectorFile(path: string, features: VectorFeature[]): Promise<void> {
+  const fc: FeatureCollection = {
+    type: 'FeatureCollection',
+    features: features.map((f) => ({ type: 'Feature', geometry: f.geometry as Geometry, properties: f.properties })),
+  };
+  const data = vectorFormat(path) === 'fgb' ? serialize(fc, 4326) : Buffer.from(JSON.stringify(fc));
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}

@@ -1,0 +1,18 @@
+/**
+ * clay-pipeline's programmatic API: the stages as typed async functions, and the clients they use.
+ * Everything the CLI does is reachable from here without the CLI.
+ */
+export { ClayError, isClayError, type ErrorCode } from './core/errors.ts';
+export { createLogger, silentLogger, type Logger, type LogLevel } from './core/log.ts';
+export { redactUrl } from './core/redact.ts';
+export { HttpClient, HttpStatusError, type HttpClientOptions, type HttpRequest, type HttpResponse, type HttpStats } from './core/http.ts';
+export { StacClient, type SearchBody, type Cql2 } from './core/stac/stac-client.ts';
+export { asStacItem, type StacItem, type Affine } from './core/stac/stac-item.ts';
+export { asS2Item, asS1Item, asDemItem, asWorldCoverItem, COLLECTIONS, S2_ASSETS, type S2Item, type S1Item, type DemItem, type WorldCoverItem } from './core/stac/pc-items.ts';
+export { PcSigner, PC_SAS_API, blobLocation, isSigned } from './core/stac/pc-signer.ts';
+export { area, bboxPolygon, centroid, intersects, type Bbox, type GeoJsonGeometry } from './core/geometry.ts';
+export { startMiniPc, type MiniPc, type MiniPcOptions } from './core/mini-pc/server.ts';
+export { loadUniverse, type Universe } from './core/mini-pc/universe.ts';
+export { readSampleFile, readSampleRow, type SampleRow } from './pipeline/sample-file.ts';
+export { listItems, type ItemSummary } from './pipeline/search/list-items.ts';
+export { s2Query, s1Query, demQuery, yearInterval, dayWindow, S2_LIMITS } from './pipeline/search/queries.ts';

@@ -1,0 +1,47 @@
+/**
+ * The MGRS sample file (`mgrs_sample.fgb` from the landcover sampler, or GeoJSON): one row per MGRS tile
+ * with a `name` and a footprint polygon in EPSG:4326. A job processes one row, chosen by index.
+ */
+import { ClayError } from '../core/errors.ts';
+import type { GeoJsonGeometry } from '../core/stac/stac-client.ts';
+import { readVectorFile } from '../core/vector-file.ts';
+
+/** One sample row. */
+export interface SampleRow {
+  /** 0-based position in the file (Clay v0's `--index`). */
+  index: number;
+  /** MGRS tile name, e.g. `31TGL`. */
+  name: string;
+  /** Footprint, lon/lat. */
+  geometry: Extract<GeoJsonGeometry, { type: 'Polygon' | 'MultiPolygon' }>;
+  properties: Record<string, unknown>;
+}
+
+/** Reads all rows of a sample file; a missing or malformed file is a BAD_SAMPLE_FILE error naming it. */
+export async function readSampleFile(path: string): Promise<SampleRow[]> {
+  const features = await readVectorFile(path, 'BAD_SAMPLE_FILE');
+  if (features.length === 0) throw new ClayError('BAD_SAMPLE_FILE', `${path} has no rows`, { input: path });
+  return features.map((f, index) => {
+    const name = f.properties.name;
+    if (typeof name !== 'string' || name === '') {
+      throw new ClayError('BAD_SAMPLE_FILE', `${path}: row ${index} has no 'name' column (the MGRS tile name)`, { input: path });
+    }
+    const g = f.geometry;
+    if (!g || (g.type !== 'Polygon' && g.type !== 'MultiPolygon')) {
+      throw new ClayError('BAD_SAMPLE_FILE', `${path}: row ${index} (${name}) has no Polygon geometry`, { input: path });
+    }
+    const geometry = g.type === 'Polygon'
+      ? { type: 'Polygon' as const, coordinates: g.coordinates as [number, number][][] }
+      : { type: 'MultiPolygon' as const, coordinates: g.coordinates as [number, number][][][] };
+    return { index, name, geometry, properties: f.properties };
+  });
+}
+
+/** Row `index` of a sample file; out of range is a BAD_INDEX error naming the file and its row count. */
+export async function readSampleRow(path: string, index: number): Promise<SampleRow> {
+  const rows = await readSampleFile(path);
+  if (!Number.isInteger(index) || index < 0 || index >= rows.length) {
+    throw new ClayError('BAD_INDEX', `index ${index} is out of range for ${path} (${rows.length} rows: 0..${rows.length - 1})`, { input: path });
+  }
+  return rows[index]!;
+}
