@@ -1,7 +1,9 @@
 /**
  * What every command shares: the logger, the HTTP client, the STAC client and the signer, built from the
- * global flags and the environment (`CLAY_STAC_API`, `CLAY_SAS_API`, `PC_SDK_SUBSCRIPTION_KEY`).
+ * global flags and the environment (`CLAY_STAC_API`, `CLAY_SAS_API`, `PC_SDK_SUBSCRIPTION_KEY`, and the retry
+ * knobs `CLAY_HTTP_MAX_ATTEMPTS` (default 6) and `CLAY_HTTP_BASE_DELAY_MS` (default 250)).
  */
+import { ClayError } from '../core/errors.ts';
 import { HttpClient } from '../core/http.ts';
 import { createLogger, type Logger, type LogLevel } from '../core/log.ts';
 import { PcSigner, PC_SAS_API } from '../core/stac/pc-signer.ts';
@@ -33,7 +35,11 @@ export interface Context {
 /** Builds the context of a command from global flags. */
 export function createContext(options: GlobalOptions, overrides: { stacApi?: string; sasApi?: string } = {}): Context {
   const logger = createLogger({ level: options.logLevel ?? (options.verbose ? 'debug' : 'info') });
-  const http = new HttpClient({ logger });
+  const http = new HttpClient({
+    logger,
+    ...envNumber('CLAY_HTTP_MAX_ATTEMPTS', (v) => ({ maxAttempts: v })),
+    ...envNumber('CLAY_HTTP_BASE_DELAY_MS', (v) => ({ baseDelayMs: v })),
+  });
   const stacApi = overrides.stacApi ?? options.stacApi ?? process.env.CLAY_STAC_API ?? PC_STAC_API;
   const sasApi = overrides.sasApi ?? options.sasApi ?? process.env.CLAY_SAS_API ?? PC_SAS_API;
   return {
@@ -44,4 +50,12 @@ export function createContext(options: GlobalOptions, overrides: { stacApi?: str
     json: options.json === true || process.stdout.isTTY !== true,
     out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   };
+}
+
+function envNumber<T>(name: string, wrap: (v: number) => T): T | Record<string, never> {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return {};
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0) throw new ClayError('BAD_ARGUMENT', `${name} must be a non-negative number, got '${raw}'`, { input: name });
+  return wrap(v);
 }
