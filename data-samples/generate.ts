@@ -57,6 +57,11 @@ async function upToDate(out: string, hash: string): Promise<boolean> {
   }
 }
 
+function need<T>(v: T | undefined): T {
+  if (v === undefined) throw new Error('design: missing item');
+  return v;
+}
+
 function union(boxes: BBox[]): BBox {
   return boxes.reduce<BBox>((a, b) => [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])], [Infinity, Infinity, -Infinity, -Infinity]);
 }
@@ -99,7 +104,7 @@ export async function generateSamples({ out = DEFAULT_OUT, force = false }: { ou
     if (planted === undefined) throw new Error('design: S1 nodata not planted');
     checkDesign(s2, s1, planted);
     const dem = await makeDem(ctx, { target: ROW0, near: DEM_NAN.near });
-    const wc = await makeWorldCover(ctx);
+    const wc = await makeWorldCover(ctx, [need(s2.get('B')).bbox, need(s2.get('R2_2020')).bbox]);
 
     const byCollection: Record<CollectionId, Array<Record<string, unknown>>> = {
       'sentinel-2-l2a': [...s2.values()].map((r) => r.item),

@@ -110,7 +110,7 @@ export async function makeS1Scene(
   if (plant !== undefined) {
     const p = plantPoint(plant.target, plant.near, g);
     vv[p.pixel[1] * g.width + p.pixel[0]] = S1_NODATA_VALUE;
-    planted = { scene: s.key, asset: 'vv', ...p };
+    planted = { scene: s.key, asset: 'vv', pixel: p.pixel, target: p.target, lonLat: p.lonLat };
   }
   const startMs = Date.parse(s.start);
   const endMs = startMs + 25e3;

@@ -127,7 +127,7 @@ function chipStats(g: Grid, b02: Uint16Array, scl: Uint8Array, g20: Grid): ChipS
 }
 
 /** Names of an item: id, product, blob path prefix. */
-function names(s: S2Spec, mgrs: string): { id: string; prefix: string; gen: string; stamp: string } {
+function names(s: S2Spec, mgrs: string): { id: string; prefix: string; safe: string; stamp: string } {
   const stamp = compact(s.datetime);
   const gen = compact(new Date(Date.parse(s.datetime) + 52631e3).toISOString());
   const sat = s.platform === 'Sentinel-2A' ? 'S2A' : 'S2B';
@@ -137,7 +137,7 @@ function names(s: S2Spec, mgrs: string): { id: string; prefix: string; gen: stri
   const abs = String(20000 + (Math.floor(Date.parse(s.datetime) / 86400e3) % 9000)).padStart(6, '0');
   const d = s.datetime;
   const prefix = `${mgrs.slice(0, 2)}/${mgrs[2]}/${mgrs.slice(3)}/${d.slice(0, 4)}/${d.slice(5, 7)}/${d.slice(8, 10)}/${safe}/GRANULE/L2A_T${mgrs}_A${abs}_${stamp}/IMG_DATA`;
-  return { id, prefix, gen, stamp };
+  return { id, prefix, safe, stamp };
 }
 
 function bandBlob(prefix: string, mgrs: string, stamp: string, band: string, res: number): Blob {
@@ -210,7 +210,7 @@ export async function makeS2Item(ctx: GenContext, s: S2Spec, g: Grid, mgrs: stri
     's2:processing_baseline': s.baseline,
     's2:nodata_pixel_percentage': s.nodataPct,
     's2:generation_time': `${new Date(Date.parse(s.datetime) + 52631e3).toISOString().slice(0, 19)}.000000Z`,
-    's2:product_uri': `${n.id.replace(`_T${mgrs}`, `_N${s.baseline.replace('.', '')}_T${mgrs}`)}.SAFE`,
+    's2:product_uri': n.safe,
     's2:datatake_type': 'INS-NOBS',
     'sat:orbit_state': 'descending',
     'sat:relative_orbit': s.relativeOrbit,

@@ -49,8 +49,10 @@ function histogram(data: Uint8Array): Histogram {
   return out;
 }
 
-/** Writes the WorldCover tiles and returns their items and class counts. */
-export async function makeWorldCover(ctx: GenContext): Promise<WorldCoverResult> {
+/** Writes the WorldCover tiles and returns their items and class counts. Throws unless every class
+ * occurs inside each bbox of `mustHaveAll` (the sample rows' footprints). */
+export async function makeWorldCover(ctx: GenContext, mustHaveAll: BBox[]): Promise<WorldCoverResult> {
+  const seen = mustHaveAll.map(() => new Set<number>());
   const items: Array<Record<string, unknown>> = [];
   const counts: Record<string, Record<string, Histogram>> = {};
   const [nw, ns, ne, nn] = WORLDCOVER_NODATA;
@@ -60,7 +62,9 @@ export async function makeWorldCover(ctx: GenContext): Promise<WorldCoverResult>
       const lat = tile.lat0 - (r + 0.5) * PX;
       for (let c = 0; c < tile.cols; c++) {
         const lon = tile.lon0 + (c + 0.5) * PX;
-        data[r * tile.cols + c] = lon >= nw && lon < ne && lat >= ns && lat < nn ? 0 : classOf(lon, lat);
+        const v = lon >= nw && lon < ne && lat >= ns && lat < nn ? 0 : classOf(lon, lat);
+        data[r * tile.cols + c] = v;
+        if (c % 8 === 0 && r % 8 === 0) mustHaveAll.forEach((b, k) => lon >= b[0] && lon <= b[2] && lat >= b[1] && lat <= b[3] && seen[k]?.add(v));
       }
     }
     const img: TiffImage = { width: tile.cols, height: tile.rows, samples: 1, raster: { dtype: 'uint8', data } };
@@ -115,5 +119,9 @@ export async function makeWorldCover(ctx: GenContext): Promise<WorldCoverResult>
       stac_extensions: [EXTENSIONS.proj, EXTENSIONS.raster, EXTENSIONS.classification],
     });
   }
+  seen.forEach((set, k) => {
+    const missing = WORLDCOVER_CLASSES.filter((c) => !set.has(c));
+    if (missing.length > 0) throw new Error(`design: WorldCover classes ${missing.join(',')} missing in ${mustHaveAll[k]?.join(',')}`);
+  });
   return { items, counts };
 }
