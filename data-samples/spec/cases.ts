@@ -120,6 +120,8 @@ export function buildCases(x: CasesInput): Record<string, unknown> {
         expected: { default: row0Default, compat: row0Compat },
         wrongIfChosen: {
           [id2('DEC31')]: 'year interval treated as the whole of Dec 31',
+          [id2('F2019C')]: 'eo:cloud_cover <= 50 filter missing (it has S1: SF19C)',
+          [id2('F2019N')]: 's2:nodata_pixel_percentage <= 20 filter missing (it has S1: SF19N)',
           [id1('X')]: 'symmetric +-72 h S1 window instead of PC interval semantics',
           [id1('A1')]: 'orbit rule ignored',
           [id1('D3')]: 'in default mode: union rule not applied (v0 loop); expected only with --compat clay-v0',

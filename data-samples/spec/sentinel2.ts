@@ -48,6 +48,9 @@ function classesFor(g: Grid): Uint8Array {
   return m;
 }
 
+/** Number of valid pixels at the start of row j of a grid (the rest is east of the swath edge). */
+type ValidCols = (j: number, g: Grid) => number;
+
 /** The swath edge as a UTM x for a y, or +Infinity when the item is not a partial swath. */
 function edgeX(s: S2Spec, g: Grid): (y: number) => number {
   const sw = s.swath;
@@ -71,7 +74,7 @@ function footprint(s: S2Spec, g: Grid): Ring {
   ];
 }
 
-function sclRaster(s: S2Spec, g20: Grid, valid: (i: number, j: number, g: Grid) => boolean): Uint8Array {
+function sclRaster(s: S2Spec, g20: Grid, validCols: ValidCols): Uint8Array {
   const cls = classesFor(g20);
   const scl = new Uint8Array(cls.length);
   for (let p = 0; p < cls.length; p++) scl[p] = SCL_OF_CLASS[cls[p] as number] ?? 0;
@@ -84,11 +87,11 @@ function sclRaster(s: S2Spec, g20: Grid, valid: (i: number, j: number, g: Grid) 
       scl[(r0 + Math.floor(k / 256)) * g20.width + c0 + (k % 256)] = CLOUDY_SCL[Math.floor(k / 41) % CLOUDY_SCL.length] ?? 0;
     }
   }
-  for (let j = 0; j < g20.height; j++) for (let i = 0; i < g20.width; i++) if (!valid(i, j, g20)) scl[j * g20.width + i] = 0;
+  for (let j = 0; j < g20.height; j++) scl.fill(0, j * g20.width + validCols(j, g20), (j + 1) * g20.width);
   return scl;
 }
 
-function bandRaster(s: S2Spec, b: number, g: Grid, g20: Grid, scl: Uint8Array, valid: (i: number, j: number, g: Grid) => boolean): Uint16Array {
+function bandRaster(s: S2Spec, b: number, g: Grid, g20: Grid, scl: Uint8Array, validCols: ValidCols): Uint16Array {
   const cls = classesFor(g);
   const out = new Uint16Array(g.width * g.height);
   const base = Array.from({ length: 7 }, (_, c) => Math.round(reflectance(c, b) * s.season));
@@ -96,9 +99,9 @@ function bandRaster(s: S2Spec, b: number, g: Grid, g20: Grid, scl: Uint8Array, v
   const ratio = g.res / g20.res;
   for (let j = 0; j < g.height; j++) {
     const sj = Math.floor((j + 0.5) * ratio) * g20.width;
-    for (let i = 0; i < g.width; i++) {
+    const cols = validCols(j, g);
+    for (let i = 0; i < cols; i++) {
       const p = j * g.width + i;
-      if (!valid(i, j, g)) continue;
       let v = (base[cls[p] as number] ?? 0) + texture(i, j);
       const c = scl[sj + Math.floor((i + 0.5) * ratio)] as number;
       if (c >= 8 && c <= 10) v += 2000 + 1000 * (c - 8);
@@ -152,8 +155,12 @@ export async function makeS2Item(ctx: GenContext, s: S2Spec, g: Grid, mgrs: stri
   const src = shared ?? s;
   const g20 = sub(g, 20);
   const edge = edgeX(src, g);
-  const valid = (i: number, j: number, gg: Grid): boolean => gg.x0 + (i + 0.5) * gg.res < edge(gg.y0 - (j + 0.5) * gg.res);
-  const scl = sclRaster(src, g20, valid);
+  // Pixel i of row j is valid when its centre is west of the swath edge: i + 0.5 < (edge - x0) / res.
+  const validCols: ValidCols = (j, gg) => {
+    const e = (edge(gg.y0 - (j + 0.5) * gg.res) - gg.x0) / gg.res - 0.5;
+    return e === Infinity ? gg.width : Math.min(gg.width, Math.max(0, Math.ceil(e)));
+  };
+  const scl = sclRaster(src, g20, validCols);
   const assets: Record<string, unknown> = {};
   let b02: Uint16Array = new Uint16Array(0);
   const assetOf = (name: string, res: number, bl: Blob, gg: Grid, dtype: string, title: string, extra: Record<string, unknown>): void => {
@@ -176,7 +183,7 @@ export async function makeS2Item(ctx: GenContext, s: S2Spec, g: Grid, mgrs: stri
     const gg = sub(g, band.res);
     const bl = bandBlob(files.prefix, mgrs, files.stamp, band.name, band.res);
     if (!ctx.has(bl) || band.name === 'B02') {
-      const data = bandRaster(src, b, gg, g20, scl, valid);
+      const data = bandRaster(src, b, gg, g20, scl, validCols);
       if (band.name === 'B02') b02 = data;
       await ctx.writeCog(bl, { width: gg.width, height: gg.height, samples: 1, raster: { dtype: 'uint16', data } }, {
         layout: { kind: 'tiles', width: 512, height: 512 },

@@ -112,6 +112,8 @@ export const S1_SCENES: S1Spec[] = [
   { key: 'S2017', over: 'P2017', start: '2017-08-11T17:35:00Z', orbit: 'ascending', relativeOrbit: 88, platform: 'SENTINEL-1B', epsg: 32631, lon: [-0.03, 1.03], offset: [8.8, 0.7], role: 'covers the 2017 date' },
   { key: 'S2022', over: 'BL2022', start: '2022-07-04T05:48:00Z', orbit: 'descending', relativeOrbit: 139, platform: 'SENTINEL-1A', epsg: 32631, lon: [-0.03, 1.03], offset: [4.1, 3.3], role: 'covers the 2022 date' },
   { key: 'SDEC31', over: 'DEC31', start: '2021-12-30T05:45:00Z', orbit: 'descending', relativeOrbit: 139, platform: 'SENTINEL-1A', epsg: 32631, lon: [-0.03, 1.03], offset: [6.6, 5.8], role: 'covers the Dec 31 trap item' },
+  { key: 'SF19C', over: 'F2019C', start: '2019-05-13T05:50:00Z', orbit: 'descending', relativeOrbit: 139, platform: 'SENTINEL-1B', epsg: 32631, lon: [-0.03, 0.3], offset: [5.0, 5.0], role: 'trap: makes the cloud-filtered 2019 item selectable if the eo:cloud_cover filter is missing' },
+  { key: 'SF19N', over: 'F2019N', start: '2019-07-20T17:35:00Z', orbit: 'ascending', relativeOrbit: 88, platform: 'SENTINEL-1A', epsg: 32631, lon: [-0.03, 0.3], offset: [2.5, 7.5], role: 'trap: makes the nodata-filtered 2019 item selectable if the s2:nodata_pixel_percentage filter is missing' },
   { key: 'R2S19', over: 'R2_19', start: '2019-06-16T05:50:00Z', orbit: 'descending', relativeOrbit: 139, platform: 'SENTINEL-1A', epsg: 32631, lon: [-0.1, 1.1], offset: [3.1, 7.7], role: 'row 2: the only scene in any 2019 window (that of the cloud-20 item)' },
   { key: 'R2S20', over: 'R2_2020', start: '2020-06-10T17:35:00Z', orbit: 'ascending', relativeOrbit: 88, platform: 'SENTINEL-1B', epsg: 32631, lon: [-0.1, 1.1], offset: [0.9, 2.6], role: 'row 2: covers the 2020 date' },
 ];

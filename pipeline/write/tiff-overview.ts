@@ -4,7 +4,7 @@
  * the right/bottom edges; the overview size is ceil(size / factor), as GDAL sizes overviews.
  */
 import { allocRaster } from './tiff-raster.ts';
-import type { TiffImage } from './tiff-raster.ts';
+import type { Raster, TiffImage } from './tiff-raster.ts';
 
 /**
  * How a block becomes one pixel:
@@ -15,6 +15,75 @@ import type { TiffImage } from './tiff-raster.ts';
  */
 export type OverviewResampling = 'nearest' | 'mode' | 'average';
 
+type Samples = Raster['data'];
+
+/** Reduces one block (rows y0..y1, cols x0..x1 of one band) read with element strides. */
+interface Reducer {
+  (src: Samples, start: number, colStride: number, rowStride: number, w: number, h: number): number;
+}
+
+function averager(nodata: number | undefined, round: boolean): Reducer {
+  const empty = nodata ?? 0;
+  return (src, start, cs, rs, w, h) => {
+    let sum = 0;
+    let n = 0;
+    for (let y = 0; y < h; y++) {
+      let p = start + y * rs;
+      for (let x = 0; x < w; x++, p += cs) {
+        const v = src[p] as number;
+        if (v === nodata || v !== v) continue;
+        sum += v;
+        n++;
+      }
+    }
+    if (n === 0) return empty;
+    return round ? Math.round(sum / n) : sum / n;
+  };
+}
+
+/** Mode with a histogram for integer types (counts reset through the touched list), a Map for floats. */
+function moder(nodata: number | undefined, histSize: number | undefined): Reducer {
+  const empty = nodata ?? 0;
+  const hist = histSize === undefined ? undefined : new Uint32Array(histSize);
+  const touched: number[] = [];
+  const counts = new Map<number, number>();
+  return (src, start, cs, rs, w, h) => {
+    touched.length = 0;
+    counts.clear();
+    for (let y = 0; y < h; y++) {
+      let p = start + y * rs;
+      for (let x = 0; x < w; x++, p += cs) {
+        const v = src[p] as number;
+        if (v === nodata || v !== v) continue;
+        if (hist === undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
+        else if ((hist[v] = (hist[v] as number) + 1) === 1) touched.push(v);
+      }
+    }
+    // No closures in here: tsx wraps every function expression it creates (keepNames), per call.
+    let best = empty;
+    let bestCount = 0;
+    if (hist === undefined) {
+      for (const [v, c] of counts) {
+        if (c > bestCount || (c === bestCount && v < best)) {
+          best = v;
+          bestCount = c;
+        }
+      }
+    } else {
+      for (let k = 0; k < touched.length; k++) {
+        const v = touched[k] as number;
+        const c = hist[v] as number;
+        hist[v] = 0;
+        if (c > bestCount || (c === bestCount && v < best)) {
+          best = v;
+          bestCount = c;
+        }
+      }
+    }
+    return best;
+  };
+}
+
 /** Builds the overview of `img` at integer `factor`; the result is pixel-interleaved. */
 export function buildOverview(img: TiffImage, factor: number, resampling: OverviewResampling, nodata: number | undefined): TiffImage {
   const { width, height, samples: s } = img;
@@ -24,62 +93,25 @@ export function buildOverview(img: TiffImage, factor: number, resampling: Overvi
   const src = img.raster.data;
   const dst = out.data;
   const band = img.interleave === 'band';
-  const plane = width * height;
-  const at = (x: number, y: number, b: number): number => (band ? b * plane + y * width + x : (y * width + x) * s + b);
-  const isValid = (v: number): boolean => !Number.isNaN(v) && v !== nodata;
-  const empty = nodata ?? 0;
-  const round = img.raster.dtype !== 'float32';
-  // Integer types count in a histogram (fast); float32 in a Map.
-  const hist = img.raster.dtype === 'uint8' ? new Uint32Array(256) : img.raster.dtype === 'uint16' ? new Uint32Array(65536) : undefined;
-  const counts = new Map<number, number>();
-  const touched: number[] = [];
-  for (let oy = 0; oy < oh; oy++) {
-    const y0 = oy * factor;
-    const y1 = Math.min(y0 + factor, height);
-    for (let ox = 0; ox < ow; ox++) {
-      const x0 = ox * factor;
-      const x1 = Math.min(x0 + factor, width);
-      for (let b = 0; b < s; b++) {
-        const o = (oy * ow + ox) * s + b;
-        if (resampling === 'nearest') {
-          dst[o] = src[at(x0, y0, b)] as number;
-          continue;
-        }
-        let sum = 0;
-        let n = 0;
-        counts.clear();
-        touched.length = 0;
-        for (let y = y0; y < y1; y++) {
-          for (let x = x0; x < x1; x++) {
-            const v = src[at(x, y, b)] as number;
-            if (!isValid(v)) continue;
-            n++;
-            if (resampling === 'average') sum += v;
-            else if (hist === undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
-            else if ((hist[v] = (hist[v] as number) + 1) === 1) touched.push(v);
-          }
-        }
-        if (n === 0) {
-          dst[o] = empty;
-        } else if (resampling === 'average') {
-          dst[o] = round ? Math.round(sum / n) : sum / n;
-        } else {
-          let best = 0;
-          let bestCount = -1;
-          if (hist !== undefined) {
-            for (const v of touched) {
-              counts.set(v, hist[v] as number);
-              hist[v] = 0;
-            }
-          }
-          for (const [v, c] of counts) {
-            if (c > bestCount || (c === bestCount && v < best)) {
-              best = v;
-              bestCount = c;
-            }
-          }
-          dst[o] = best;
-        }
+  // Element strides between horizontally / vertically adjacent samples of one band, and band offset.
+  const cs = band ? 1 : s;
+  const rs = band ? width : width * s;
+  const bandStart = (b: number): number => (band ? b * width * height : b);
+  const dtype = img.raster.dtype;
+  const reduce: Reducer =
+    resampling === 'nearest'
+      ? (a, start) => a[start] as number
+      : resampling === 'average'
+        ? averager(nodata, dtype !== 'float32')
+        : moder(nodata, dtype === 'uint8' ? 256 : dtype === 'uint16' ? 65536 : undefined);
+  for (let b = 0; b < s; b++) {
+    const b0 = bandStart(b);
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * factor;
+      const h = Math.min(factor, height - y0);
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * factor;
+        dst[(oy * ow + ox) * s + b] = reduce(src, b0 + y0 * rs + x0 * cs, cs, rs, Math.min(factor, width - x0), h);
       }
     }
   }

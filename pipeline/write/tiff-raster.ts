@@ -96,8 +96,21 @@ export function rasterBytes(r: Raster): Uint8Array {
   return new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength);
 }
 
-/** Horizontal differencing (Predictor 2) in place over rows of `rowLen` samples, stride = samples. */
-function horizontal(data: Uint8Array | Uint16Array | Uint32Array, rowLen: number, stride: number): void {
+/** Horizontal differencing (Predictor 2) in place over rows of `rowLen` samples, stride = samples.
+ * One loop per array type keeps each call site monomorphic (several times faster on V8). */
+function horizontal8(data: Uint8Array, rowLen: number, stride: number): void {
+  for (let start = 0; start < data.length; start += rowLen) {
+    for (let i = start + rowLen - 1; i >= start + stride; i--) data[i] = (data[i] as number) - (data[i - stride] as number);
+  }
+}
+
+function horizontal16(data: Uint16Array, rowLen: number, stride: number): void {
+  for (let start = 0; start < data.length; start += rowLen) {
+    for (let i = start + rowLen - 1; i >= start + stride; i--) data[i] = (data[i] as number) - (data[i - stride] as number);
+  }
+}
+
+function horizontal32(data: Uint32Array, rowLen: number, stride: number): void {
   for (let start = 0; start < data.length; start += rowLen) {
     for (let i = start + rowLen - 1; i >= start + stride; i--) data[i] = (data[i] as number) - (data[i - stride] as number);
   }
@@ -134,8 +147,10 @@ export function applyPredictor(block: Raster, predictor: Predictor, bw: number, 
   }
   if (block.dtype === 'float32') {
     // libtiff's horizontal predictor on 32-bit samples differences the raw words.
-    horizontal(new Uint32Array(block.data.buffer, block.data.byteOffset, block.data.length), rowLen, samples);
+    horizontal32(new Uint32Array(block.data.buffer, block.data.byteOffset, block.data.length), rowLen, samples);
+  } else if (block.dtype === 'uint16') {
+    horizontal16(block.data, rowLen, samples);
   } else {
-    horizontal(block.data, rowLen, samples);
+    horizontal8(block.data, rowLen, samples);
   }
 }

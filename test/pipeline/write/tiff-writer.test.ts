@@ -167,6 +167,38 @@ describe('tiff-writer vs gdalinfo', { skip }, () => {
   });
 });
 
+describe('tiff-writer: less common georeferencing and overviews', { skip }, () => {
+  it('a rotated geotransform goes through ModelTransformation', async () => {
+    const path = join(dir, 'rot.tif');
+    const gt = [500000, 10, 2, 5000000, 1, -10] as const;
+    await writeTiff(path, uint16Image(64, 48), { layout: { kind: 'strips', rowsPerStrip: 16 }, geo: { epsg: 32632, transform: gt } });
+    const info = gdalinfo(path);
+    assert.deepEqual(info.geoTransform, [...gt]);
+    assert.equal(info.stac?.['proj:epsg'], 32632);
+    assert.ok(readIfds(path)[0]?.tags.has(34264));
+  });
+
+  it('average overviews skip nodata and round for integers; band-sequential multi-band input', async () => {
+    const w = 96;
+    const h = 64;
+    const data = new Uint16Array(w * h * 2);
+    for (let i = 0; i < w * h; i++) {
+      data[i] = (i % w) * 10 + 1; // band 1: a ramp across columns
+      data[w * h + i] = i % 3 === 0 ? 0 : 500; // band 2: a third nodata
+    }
+    const path = join(dir, 'avg.tif');
+    await writeTiff(path, { width: w, height: h, samples: 2, raster: { dtype: 'uint16', data }, interleave: 'band' }, {
+      layout: { kind: 'tiles', width: 32, height: 32 },
+      nodata: 0,
+      overviews: { factors: [2], resampling: 'average' },
+    });
+    const info = gdalinfo(path);
+    assert.deepEqual(info.bands[1]?.overviews?.map((o) => o.size), [[48, 32]]);
+    // Overview pixel (5, 3) = mean of columns 10 and 11: (101 + 111) / 2 = 106; band 2 = 500 (nodata ignored).
+    assert.deepEqual(gdalValuesMany(`GTIFF_DIR:2:${path}`, [[5, 3]]), [[106, 500]]);
+  });
+});
+
 describe('tiff-writer encoding', () => {
   it('sync and async encoders give identical bytes; uncompressed size is exact', async () => {
     const img = uint16Image(300, 200);
