@@ -153,7 +153,7 @@ export function initParams(cfg: ClayConfig, seed = 0): ClayParams {
     const t = tf.tensor(initValues(spec, rand), spec.torchShape as number[], 'float32');
     const internal = fromTorchLayout(spec, t);
     t.dispose();
-    vars.set(spec.name, tf.variable(internal, true, spec.name));
+    vars.set(spec.name, tf.variable(internal, true));
     internal.dispose();
   }
   return { cfg, specs, vars };
@@ -167,7 +167,7 @@ export function paramsFromTorch(cfg: ClayConfig, get: (spec: ParamSpec) => Float
     const t = tf.tensor(get(spec), spec.torchShape as number[], 'float32');
     const internal = fromTorchLayout(spec, t);
     t.dispose();
-    vars.set(spec.name, tf.variable(internal, true, spec.name));
+    vars.set(spec.name, tf.variable(internal, true));
     internal.dispose();
   }
   return { cfg, specs, vars };
