@@ -1,5 +1,6 @@
 /**
- * The few differentiable ops the model is built from, each with a hand-written gradient. Why: on the WASM
+ * The differentiable ops the model is built from besides the fused block, each with a hand-written
+ * gradient (whose temporaries are freed in a tidy: tfjs runs custom gradients outside one). Why: on the WASM
  * backend `matMul` with transpose flags takes a slow path (about 3x), and the stock gradients of matMul use
  * those flags; gather's stock gradient needs UnsortedSegmentSum, which WASM lacks. Every matrix product
  * here transposes explicitly, forward and backward. Constants (inputs, indices) are closed over rather than
@@ -17,30 +18,6 @@ export function swapLast(x: tf.Tensor): tf.Tensor {
   perm[r - 2] = r - 1;
   perm[r - 1] = r - 2;
   return tf.transpose(x, perm);
-}
-
-function pair(grads: [tf.Tensor, tf.Tensor]): tf.Tensor[] {
-  return grads;
-}
-
-/** a @ b for rank-2 or equal-batch rank-3 tensors; backward uses explicit transposes, never flags. */
-export function matmul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  const f = tf.customGrad((x, y, save) => {
-    const xa = x as tf.Tensor;
-    const yb = y as tf.Tensor;
-    (save as tf.GradSaveFunc)([xa, yb]);
-    return {
-      value: tf.matMul(xa as tf.Tensor3D, yb as tf.Tensor3D),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sa, sb] = saved as [tf.Tensor, tf.Tensor];
-        return pair([
-          tf.matMul(dy as tf.Tensor3D, swapLast(sb) as tf.Tensor3D),
-          tf.matMul(swapLast(sa) as tf.Tensor3D, dy as tf.Tensor3D),
-        ]);
-      },
-    };
-  });
-  return f(a, b);
 }
 
 /**
@@ -64,7 +41,7 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, constInp
       const bb = b === null ? null : (args[1] as tf.Tensor);
       return {
         value: fwd(x2, ww, bb),
-        gradFunc: (dy: tf.Tensor) => (bb === null ? [gw(dy, x2)] : [gw(dy, x2), tf.sum(dy, 0)]),
+        gradFunc: (dy: tf.Tensor) => tf.tidy(() => (bb === null ? [gw(dy, x2)] : [gw(dy, x2), tf.sum(dy, 0)])),
       };
     });
     y = b === null ? f(w) : f(w, b);
@@ -77,17 +54,34 @@ export function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | null, constInp
       save([xx, ww]);
       return {
         value: fwd(xx, ww, bb),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
           const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
           const out = [gx(dy, sw), gw(dy, sx)];
           if (bb !== null) out.push(tf.sum(dy, 0));
           return out;
-        },
+        }),
       };
     });
     y = b === null ? f(x2, w) : f(x2, w, b);
   }
   return y.reshape([...lead, outDim]);
+}
+
+/** Normalised rows of x `[N, D]`: returns [xhat, rstd] (biased variance, eps 1e-5). */
+export function normalizeRows(x: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const mean = tf.mean(x, -1, true);
+  const xc = tf.sub(x, mean);
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), LN_EPS));
+  return [tf.mul(xc, rstd), rstd];
+}
+
+/** LayerNorm backward for 2-D dy: [dx, dgamma, dbeta]. */
+export function layerNormBackward(dy: tf.Tensor, xhat: tf.Tensor, rstd: tf.Tensor, gamma: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const gy = tf.mul(dy, gamma);
+  const m1 = tf.mean(gy, -1, true);
+  const m2 = tf.mean(tf.mul(gy, xhat), -1, true);
+  const dx = tf.mul(rstd, tf.sub(tf.sub(gy, m1), tf.mul(xhat, m2)));
+  return [dx, tf.sum(tf.mul(dy, xhat), 0), tf.sum(dy, 0)];
 }
 
 /** LayerNorm over the last axis with affine gamma/beta (biased variance, eps 1e-5, as torch). */
@@ -98,22 +92,14 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.T
   const f = tf.customGrad((xi, gi, bi, save) => {
     const xx = xi as tf.Tensor;
     const g = gi as tf.Tensor;
-    const mean = tf.mean(xx, -1, true);
-    const xc = tf.sub(xx, mean);
-    const variance = tf.mean(tf.square(xc), -1, true);
-    const rstd = tf.rsqrt(tf.add(variance, LN_EPS));
-    const xhat = tf.mul(xc, rstd);
+    const [xhat, rstd] = normalizeRows(xx);
     (save as tf.GradSaveFunc)([xhat, rstd, g]);
     return {
       value: tf.add(tf.mul(xhat, g), bi as tf.Tensor),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
         const [sh, sr, sg] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-        const gy = tf.mul(dy, sg);
-        const m1 = tf.mean(gy, -1, true);
-        const m2 = tf.mean(tf.mul(gy, sh), -1, true);
-        const dx = tf.mul(sr, tf.sub(tf.sub(gy, m1), tf.mul(sh, m2)));
-        return [dx, tf.sum(tf.mul(dy, sh), 0), tf.sum(dy, 0)];
-      },
+        return layerNormBackward(dy, sh, sr, sg);
+      }),
     };
   });
   return f(x2, gamma, beta).reshape(shape);
@@ -122,22 +108,15 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.T
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Exact (erf) GELU, as torch.nn.GELU(); gradient Phi(x) + x phi(x). */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  const f = tf.customGrad((xi, save) => {
-    const xx = xi as tf.Tensor;
-    const cdf = tf.mul(tf.add(tf.erf(tf.mul(xx, INV_SQRT2)), 1), 0.5);
-    (save as tf.GradSaveFunc)([xx, cdf]);
-    return {
-      value: tf.mul(xx, cdf),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, sc] = saved as [tf.Tensor, tf.Tensor];
-        const pdf = tf.mul(tf.exp(tf.mul(tf.square(sx), -0.5)), INV_SQRT_2PI);
-        return tf.mul(dy, tf.add(sc, tf.mul(sx, pdf)));
-      },
-    };
-  });
-  return f(x);
+/** Phi(x) = (1 + erf(x/sqrt2))/2, the standard normal CDF. */
+export function normalCdf(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1), 0.5);
+}
+
+/** d/dx GELU(x) = Phi(x) + x phi(x), given x and Phi(x). */
+export function geluDerivative(x: tf.Tensor, cdf: tf.Tensor): tf.Tensor {
+  const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), INV_SQRT_2PI);
+  return tf.add(cdf, tf.mul(x, pdf));
 }
 
 /**
@@ -162,10 +141,10 @@ export function gatherRows(x: tf.Tensor, idx: Int32Array): tf.Tensor {
     });
     return {
       value,
-      gradFunc: (dy: tf.Tensor) => {
+      gradFunc: (dy: tf.Tensor) => tf.tidy(() => {
         const src = full ? dy : tf.concat([dy, tf.zeros([1, D])], 0);
         return tf.gather(src, tf.tensor1d(inv, 'int32'));
-      },
+      }),
     };
   });
   return f(x);

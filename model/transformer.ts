@@ -1,16 +1,17 @@
 /**
  * vit-pytorch 1.6.x `Transformer` as Clay v0 uses it: pre-norm blocks `x = attn(x) + x; x = ff(x) + x`,
  * attention with a bias-free qkv projection and scale dimHead^-0.5, FeedForward = LayerNorm, Linear, exact
- * GELU, Linear; a final LayerNorm. Dropout is 0 in v0 and omitted.
+ * GELU, Linear; a final LayerNorm. Dropout is 0 in v0 and omitted. Each block is one fused op (block.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { gelu, layerNorm, linear, matmul } from './ops.ts';
+import { transformerBlock } from './block.ts';
+import { layerNorm } from './ops.ts';
 import { hasOutProjection } from './params.ts';
 
 /** Looks a parameter up by its state_dict name. */
 export type ParamGetter = (name: string) => tf.Tensor;
 
-/** Receives named intermediate activations (the caller keeps what it needs). */
+/** Receives named intermediate activations; copy what you need at once (they may be freed right after). */
 export type Taps = (name: string, t: tf.Tensor) => void;
 
 /** Shape of one transformer stack. */
@@ -21,30 +22,6 @@ export interface TransformerShape {
   readonly dimHead: number;
 }
 
-/** Multi-head self-attention of one block on x `[B, N, D]` (before the residual add). */
-export function attention(x: tf.Tensor, p: ParamGetter, prefix: string, s: TransformerShape): tf.Tensor {
-  const [B, N] = x.shape as [number, number, number];
-  const { heads: H, dimHead: Dh } = s;
-  const h = layerNorm(x, p(`${prefix}.norm.weight`), p(`${prefix}.norm.bias`));
-  const qkv = linear(h, p(`${prefix}.to_qkv.weight`), null); // [B, N, 3*H*Dh]: chunk(3), then (h d)
-  const [q, k, v] = tf.split(qkv, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-  // Scaling q rather than the scores: same product up to rounding, N*Dh instead of N*N multiplies.
-  const qh = tf.mul(tf.transpose(q.reshape([B, N, H, Dh]), [0, 2, 1, 3]), Dh ** -0.5).reshape([B * H, N, Dh]);
-  const kt = tf.transpose(k.reshape([B, N, H, Dh]), [0, 2, 3, 1]).reshape([B * H, Dh, N]);
-  const vh = tf.transpose(v.reshape([B, N, H, Dh]), [0, 2, 1, 3]).reshape([B * H, N, Dh]);
-  const attn = tf.softmax(matmul(qh, kt));
-  const out = tf.transpose(matmul(attn, vh).reshape([B, H, N, Dh]), [0, 2, 1, 3]).reshape([B, N, H * Dh]);
-  if (!hasOutProjection(s.dim, H, Dh)) return out;
-  return linear(out, p(`${prefix}.to_out.0.weight`), p(`${prefix}.to_out.0.bias`));
-}
-
-/** FeedForward of one block (before the residual add). */
-export function feedForward(x: tf.Tensor, p: ParamGetter, prefix: string): tf.Tensor {
-  const h = layerNorm(x, p(`${prefix}.net.0.weight`), p(`${prefix}.net.0.bias`));
-  const u = gelu(linear(h, p(`${prefix}.net.1.weight`), p(`${prefix}.net.1.bias`)));
-  return linear(u, p(`${prefix}.net.4.weight`), p(`${prefix}.net.4.bias`));
-}
-
 /**
  * The whole stack on x `[B, N, D]`; taps `${tapPrefix}.layers.${i}.attn.out` / `.ff.out` are the block
  * outputs before the residual adds.
@@ -52,14 +29,19 @@ export function feedForward(x: tf.Tensor, p: ParamGetter, prefix: string): tf.Te
 export function transformer(
   x: tf.Tensor, p: ParamGetter, prefix: string, s: TransformerShape, taps?: Taps, tapPrefix = prefix,
 ): tf.Tensor {
+  const [batch, seq] = x.shape as [number, number, number];
+  const out = hasOutProjection(s.dim, s.heads, s.dimHead);
   let y = x;
   for (let i = 0; i < s.depth; i++) {
-    const a = attention(y, p, `${prefix}.layers.${i}.0`, s);
-    taps?.(`${tapPrefix}.layers.${i}.attn.out`, a);
-    y = tf.add(a, y);
-    const f = feedForward(y, p, `${prefix}.layers.${i}.1`);
-    taps?.(`${tapPrefix}.layers.${i}.ff.out`, f);
-    y = tf.add(f, y);
+    const a = `${prefix}.layers.${i}.0`;
+    const f = `${prefix}.layers.${i}.1`;
+    y = transformerBlock(y, {
+      ln1g: p(`${a}.norm.weight`), ln1b: p(`${a}.norm.bias`), wqkv: p(`${a}.to_qkv.weight`),
+      wo: out ? p(`${a}.to_out.0.weight`) : null, bo: out ? p(`${a}.to_out.0.bias`) : null,
+      ln2g: p(`${f}.net.0.weight`), ln2b: p(`${f}.net.0.bias`),
+      w1: p(`${f}.net.1.weight`), b1: p(`${f}.net.1.bias`), w2: p(`${f}.net.4.weight`), b2: p(`${f}.net.4.bias`),
+    }, { batch, seq, heads: s.heads, dimHead: s.dimHead }, taps,
+    `${tapPrefix}.layers.${i}.attn.out`, `${tapPrefix}.layers.${i}.ff.out`);
   }
   return layerNorm(y, p(`${prefix}.norm.weight`), p(`${prefix}.norm.bias`));
 }
