@@ -9,6 +9,8 @@ import { AdamW, type AdamWOptions } from './adamw.ts';
 import type { ClayModel } from './clay.ts';
 import type { PreparedInputs } from './inputs.ts';
 import type { Mask } from './masking.ts';
+import { currentBackend } from './backend.ts';
+import { assertFits, type Footprint } from './footprint.ts';
 import { cosineWarmRestartsLr } from './schedule.ts';
 
 /** One micro-batch: prepared inputs and its mask. */
@@ -50,15 +52,27 @@ export interface TrainerOptions extends AdamWOptions {
   readonly lr?: number;
   /** Learning rate per optimizer step; default v0's CosineAnnealingWarmRestarts(1000, 2, 10*lr). */
   readonly schedule?: (step: number) => number;
+  /** Largest micro-batch this trainer will see; its footprint is checked before anything runs. */
+  readonly batchSize: number;
+  /** Memory limit to check against; default the current backend's (WASM: 4 GiB), null = unbounded. */
+  readonly memoryLimitBytes?: number | null;
 }
 
 /** AdamW training of a ClayModel, one optimizer step per call of `step`. */
 export class Trainer {
   readonly model: ClayModel;
   readonly optimizer: AdamW;
+  /** Estimated memory of one step at `batchSize` (checked against the backend's limit). */
+  readonly footprint: Footprint;
+  readonly batchSize: number;
   private readonly schedule: (step: number) => number;
 
-  constructor(model: ClayModel, opts: TrainerOptions = {}) {
+  /** Throws ClayError MODEL_CONFIG, naming the limit, when a step at `batchSize` cannot fit the backend. */
+  constructor(model: ClayModel, opts: TrainerOptions) {
+    const backend = currentBackend();
+    const limit = opts.memoryLimitBytes === undefined ? (backend?.memoryLimitBytes ?? null) : opts.memoryLimitBytes;
+    this.footprint = assertFits(model.cfg, opts.batchSize, 'train', limit, backend?.choice ?? 'backend');
+    this.batchSize = opts.batchSize;
     this.model = model;
     this.optimizer = new AdamW(opts);
     const baseLr = opts.lr ?? 1e-4;
@@ -76,6 +90,10 @@ export class Trainer {
    */
   step(micro: readonly MicroBatch[]): number {
     if (micro.length === 0) throw new ClayError('BAD_ARGUMENT', 'a training step needs at least one micro-batch');
+    const big = micro.find((m) => m.inputs.batch > this.batchSize);
+    if (big !== undefined) {
+      throw new ClayError('MODEL_CONFIG', `micro-batch of ${big.inputs.batch} exceeds the checked batch size ${this.batchSize}`);
+    }
     let sum: Map<string, tf.Tensor> | null = null;
     let lossSum = 0;
     for (const mb of micro) {
