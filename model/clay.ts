@@ -9,6 +9,7 @@ import { BAND_GROUPS, NUM_BANDS, derive, type ClayConfig, type DerivedSizes } fr
 import { tokenEncodings } from './encodings.ts';
 import type { PreparedInputs } from './inputs.ts';
 import type { Mask } from './masking.ts';
+import { headLossWeights, headsLoss } from './heads.ts';
 import { gatherRows, layerNorm, linear, repeatRows } from './ops.ts';
 import type { ClayParams } from './params.ts';
 import { transformer, type ParamGetter, type Taps } from './transformer.ts';
@@ -102,9 +103,9 @@ export class ClayModel {
     return out;
   }
 
-  /** Decoder pixels `[B, 13, L, P*P]`, channels in GROUP order (as v0's pixelify). */
+  /** Decoder output tokens `[B, G*L, Dd]` (after the final LayerNorm, lat/lon and time tokens dropped). */
   decode(encoded: tf.Tensor, mask: Mask, taps?: Taps): tf.Tensor {
-    const { GL, L, G, nMasked, nUnmasked, PP } = this.sizes;
+    const { GL, nMasked, nUnmasked } = this.sizes;
     const B = mask.batch;
     const Dd = this.cfg.decoderDim;
     const y = this.cfg.dim === Dd
@@ -121,19 +122,28 @@ export class ClayModel {
     const { decoderDepth: depth, decoderHeads: heads, decoderDimHead: dimHead } = this.cfg;
     const out = transformer(z, this.p, 'decoder.transformer', { dim: Dd, depth, heads, dimHead }, taps, 'decoder');
     taps?.('decoder.transformer.out', out);
-    const tokens = tf.slice(out, [0, 0, 0], [B, GL, Dd]).reshape([B, G, L, Dd]);
-    const pixels = BAND_GROUPS.map((g, i) => {
-      const t = tf.slice(tokens, [0, i, 0, 0], [B, 1, L, Dd]).reshape([B, L, Dd]);
+    return tf.slice(out, [0, 0, 0], [B, GL, Dd]);
+  }
+
+  /** Pixels `[B, 13, L, P*P]` from decoder tokens, channels in GROUP order (as v0's pixelify). */
+  pixels(tokens: tf.Tensor): tf.Tensor {
+    const { L, G, PP } = this.sizes;
+    const [B, , Dd] = tokens.shape as [number, number, number];
+    const grouped = tokens.reshape([B, G, L, Dd]);
+    const parts = BAND_GROUPS.map((g, i) => {
+      const t = tf.slice(grouped, [0, i, 0, 0], [B, 1, L, Dd]).reshape([B, L, Dd]);
       const h = linear(t, this.p(`decoder.embed_to_pixels.${g.name}.weight`), this.p(`decoder.embed_to_pixels.${g.name}.bias`));
       // Head output is (PP, C) with the band fastest: "B L (PP C) -> B C L PP".
       return tf.transpose(h.reshape([B, L, PP, g.bands.length]), [0, 3, 1, 2]);
     });
-    const px = tf.concat(pixels, 1);
-    taps?.('decoder.pixels', px);
-    return px;
+    return tf.concat(parts, 1);
   }
 
-  /** v0's per_pixel_loss: per-patch MSE, averaged per group over masked patches (channels not re-ordered). */
+  /**
+   * v0's per_pixel_loss written literally on pixels `[B, 13, L, P*P]` and the band-order cube target
+   * (per-patch MSE, averaged per group over masked patches, channels not re-ordered). Training uses the
+   * fused heads.ts form, which computes the same value.
+   */
   loss(pixels: tf.Tensor, target: tf.Tensor, mask: Mask): tf.Scalar {
     const { L } = this.sizes;
     const w = tf.tensor3d(lossWeights(this.sizes, mask), [mask.batch, NUM_BANDS, L]);
@@ -141,13 +151,19 @@ export class ClayModel {
     return tf.sum(tf.mul(perPatch, w));
   }
 
-  /** Full forward: loss (and pixels) of a batch under a mask. */
-  forward(inputs: PreparedInputs, mask: Mask, taps?: Taps): { loss: tf.Scalar; pixels: tf.Tensor } {
-    if (inputs.target === null) throw new ClayError('MODEL_CONFIG', 'forward needs inputs prepared with a target');
+  /** Full forward: the loss of a batch under a mask (tap `decoder.pixels` to see the reconstruction). */
+  forward(inputs: PreparedInputs, mask: Mask, taps?: Taps): { loss: tf.Scalar; tokens: tf.Tensor } {
+    const targets = inputs.headTargets;
+    if (targets === null) throw new ClayError('MODEL_CONFIG', 'forward needs inputs prepared with a target');
     if (mask.batch !== inputs.batch) throw new ClayError('MODEL_CONFIG', 'mask and inputs have different batch sizes');
     const encoded = this.encode(inputs, mask, taps);
-    const pixels = this.decode(encoded, mask, taps);
-    return { loss: this.loss(pixels, inputs.target, mask), pixels };
+    const tokens = this.decode(encoded, mask, taps);
+    if (taps !== undefined) taps('decoder.pixels', this.pixels(tokens));
+    const heads = BAND_GROUPS.map((g) => ({
+      w: this.p(`decoder.embed_to_pixels.${g.name}.weight`), b: this.p(`decoder.embed_to_pixels.${g.name}.bias`),
+    }));
+    const weights = headLossWeights(this.cfg, mask).map((w, i) => tf.tensor2d(w, targets[i]?.shape ?? [0, 0]));
+    return { loss: headsLoss(tokens, heads, targets, weights), tokens };
   }
 
   /** Frees the encodings (not the parameters). */

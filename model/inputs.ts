@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ClayError } from '../core/errors.ts';
 import { BAND_GROUPS, NUM_BANDS, derive, type ClayConfig } from './config.ts';
+import { headTargets } from './heads.ts';
 
 /** One batch as Clay v0's datamodule yields it (already normalised). */
 export interface ClayBatch {
@@ -23,8 +24,8 @@ export interface PreparedInputs {
   readonly batch: number;
   /** Per group `[B*L, C_g*P*P]`, features ordered (band in group order, p1, p2) like the Conv2d weight. */
   readonly groupPatches: tf.Tensor2D[];
-  /** `[B, 13, L, P*P]` in band order (v0's per_pixel_loss target); null when not needed. */
-  readonly target: tf.Tensor4D | null;
+  /** Loss targets in each pixel head's layout (see heads.ts); null when prepared without a target. */
+  readonly headTargets: tf.Tensor2D[] | null;
   readonly latlon: tf.Tensor2D;
   readonly timestep: tf.Tensor2D;
 }
@@ -54,7 +55,7 @@ function groupPatchRows(cfg: ClayConfig, batch: number, pixels: Float32Array, ba
   return out;
 }
 
-/** The cube as `[B, 13, L, P*P]` (einops "B C (h p1) (w p2) -> B C (h w) (p1 p2)"). */
+/** The cube as `[B, 13, L, P*P]`, v0's per_pixel_loss target (einops "B C (h p1) (w p2) -> B C (h w) (p1 p2)"). */
 export function patchifyCube(cfg: ClayConfig, batch: number, pixels: Float32Array): Float32Array {
   const { side, L, PP } = derive(cfg);
   const P = cfg.patchSize;
@@ -85,11 +86,13 @@ export function prepareInputs(cfg: ClayConfig, b: ClayBatch, withTarget = true):
   const groupPatches = BAND_GROUPS.map((g) =>
     tf.tensor2d(groupPatchRows(cfg, B, b.pixels, g.bands), [B * L, g.bands.length * PP]),
   );
-  const target = withTarget ? tf.tensor4d(patchifyCube(cfg, B, b.pixels), [B, NUM_BANDS, L, PP]) : null;
+  const targets = withTarget
+    ? headTargets(cfg, B, b.pixels).map((t, i) => tf.tensor2d(t, [B * L, PP * (BAND_GROUPS[i]?.bands.length ?? 0)]))
+    : null;
   return {
     batch: B,
     groupPatches,
-    target,
+    headTargets: targets,
     latlon: tf.tensor2d(b.latlon, [B, 2]),
     timestep: tf.tensor2d(b.timestep, [B, 3]),
   };
@@ -97,6 +100,5 @@ export function prepareInputs(cfg: ClayConfig, b: ClayBatch, withTarget = true):
 
 /** Frees a prepared batch. */
 export function disposeInputs(p: PreparedInputs): void {
-  tf.dispose([...p.groupPatches, p.latlon, p.timestep]);
-  p.target?.dispose();
+  tf.dispose([...p.groupPatches, ...(p.headTargets ?? []), p.latlon, p.timestep]);
 }

@@ -79,7 +79,7 @@ test('round trip: golden parameters written by our writer and read back give the
       const out = s.model.forward(s.inputs, s.mask);
       const ref = golden.get('loss')[0] ?? 0;
       assert.ok(Math.abs((out.loss.dataSync()[0] ?? 0) - ref) / ref < 1e-5);
-      return Float32Array.from(out.pixels.dataSync());
+      return Float32Array.from(s.model.pixels(out.tokens).dataSync());
     });
     assertClose('round-trip pixels', pixels, golden.get('act/decoder.pixels'), 1e-4);
     // A Lightning checkpoint prefixes names with `model.`.
