@@ -1,0 +1,134 @@
+/**
+ * Training-step benchmark of the Clay port: seconds per step, samples/s, achieved matmul GFLOP/s and peak
+ * RSS for tiny at 64/16, 128/16, 512/32 (batch 2) and small at 512/32 (batch 1), on each available
+ * backend, single-threaded and data-parallel over worker threads; with a PyTorch baseline of the same
+ * shapes when Debian's python3-torch is installed (/usr/bin/python3), and the ratio to it.
+ *
+ *   node --import tsx bench/train-step.ts [--backends wasm,cpu] [--workers 0,2] [--steps 3] [--cpu-budget 600]
+ *
+ * Each measurement runs in its own process (bench/train-step-child.ts) so peak RSS is its own. The CPU
+ * backend is skipped for a configuration whose predicted step time (from its measured GFLOP/s on a
+ * smaller one) exceeds --cpu-budget seconds; the skip is printed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { clayConfig, MODEL_SIZES, type ModelSize } from '../model/config.ts';
+import { trainStepFlops } from './train-step-flops.ts';
+
+interface Case {
+  size: ModelSize;
+  img: number;
+  patch: number;
+  batch: number;
+}
+
+const CASES: Case[] = [
+  { size: 'tiny', img: 64, patch: 16, batch: 2 },
+  { size: 'tiny', img: 128, patch: 16, batch: 2 },
+  { size: 'tiny', img: 512, patch: 32, batch: 2 },
+  { size: 'small', img: 512, patch: 32, batch: 1 },
+];
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? dflt) : dflt;
+}
+
+function torchAvailable(): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function backendAvailable(b: string): boolean {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e',
+    `import('./model/backend.ts').then(m => m.initBackend({ prefer: '${b}', log: () => {} })).then(() => process.exit(0), () => process.exit(1))`],
+  { stdio: 'ignore', cwd: fileURLToPath(new URL('..', import.meta.url)) });
+  return r.status === 0;
+}
+
+function child(backend: string, c: Case, steps: number, workers: number): Record<string, unknown> {
+  const script = fileURLToPath(new URL('./train-step-child.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, backend, c.size, String(c.img), String(c.patch),
+    String(c.batch), String(steps), String(workers)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return { error: `exit ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ').slice(0, 300)}` };
+  }
+}
+
+function torch(c: Case, steps: number, threads: number): number | null {
+  const a = MODEL_SIZES[c.size];
+  const script = fileURLToPath(new URL('./train-step-torch.py', import.meta.url));
+  const args = [a.dim, a.depth, a.heads, a.decoderDim, a.decoderDepth, a.decoderHeads, a.mlpRatio, a.decoderMlpRatio,
+    c.img, c.patch, c.batch, steps, threads].map(String);
+  const r = spawnSync('/usr/bin/python3', [script, ...args], { encoding: 'utf8' });
+  try {
+    const v = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { s_per_step?: number };
+    return typeof v.s_per_step === 'number' ? v.s_per_step : null;
+  } catch {
+    return null;
+  }
+}
+
+function fmt(v: number | null | undefined, d = 3): string {
+  return v === null || v === undefined ? '-' : v.toFixed(d);
+}
+
+function main(): void {
+  const steps = Number(arg('steps', '3'));
+  const cpuBudget = Number(arg('cpu-budget', '600'));
+  const backends = arg('backends', 'node-gpu,node,wasm,cpu').split(',').filter(backendAvailable);
+  const workerCounts = arg('workers', `0,${Math.min(2, cpus().length)}`).split(',').map(Number);
+  const hasTorch = torchAvailable();
+  console.log(`# clay train-step bench: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
+    `backends ${backends.join(', ')}, torch ${hasTorch ? 'yes' : 'no (python3-torch not installed)'}`);
+  console.log('config            backend workers  s/step  samples/s  GFLOP/s  peakRSS_MiB  est_MiB  torch_s(1t/2t)  ratio_vs_best_torch');
+  const cpuGflops: number[] = [];
+  for (const c of CASES) {
+    const cfg = clayConfig(c.size, { imageSize: c.img, patchSize: c.patch });
+    const flops = trainStepFlops(cfg, c.batch);
+    let torchBest: number | null = null;
+    let torchCell = '-';
+    if (hasTorch) {
+      const t1 = torch(c, steps, 1);
+      const t2 = torch(c, steps, 2);
+      const ts = [t1, t2].filter((t): t is number => t !== null);
+      torchBest = ts.length > 0 ? Math.min(...ts) : null;
+      torchCell = `${fmt(t1)}/${fmt(t2)}`;
+    }
+    for (const b of backends) {
+      for (const w of workerCounts) {
+        const label = `${c.size} ${c.img}/${c.patch} b${c.batch}`.padEnd(18);
+        if (b === 'cpu') {
+          const best = cpuGflops.length > 0 ? Math.max(...cpuGflops) : null;
+          if (w > 0 || (best !== null && flops / (best * 1e9) > cpuBudget)) {
+            const why = w > 0 ? 'workers only on accelerated backends' : `predicted ${(flops / ((best ?? 1) * 1e9)).toFixed(0)} s/step > --cpu-budget ${cpuBudget}`;
+            console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  skipped: ${why}`);
+            continue;
+          }
+        }
+        if (w > c.batch) continue;
+        const r = child(b, c, b === 'cpu' ? 1 : steps, w);
+        if (typeof r['error'] === 'string' || typeof r['refused'] === 'string') {
+          console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  ${String(r['refused'] ?? r['error'])}`);
+          continue;
+        }
+        const s = Number(r['sPerStep']);
+        const gf = flops / s / 1e9;
+        if (b === 'cpu') cpuGflops.push(gf);
+        console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  ${fmt(s).padStart(6)}  ${fmt(c.batch / s, 2).padStart(9)}  ` +
+          `${fmt(gf, 1).padStart(7)}  ${String(r['peakRssMiB']).padStart(11)}  ${String(r['footprintMiB']).padStart(7)}  ` +
+          `${torchCell.padStart(14)}  ${torchBest === null ? '-' : (s / torchBest).toFixed(2)}`);
+      }
+    }
+  }
+}
+
+main();

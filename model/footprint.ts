@@ -1,0 +1,102 @@
+/**
+ * Memory footprint of a configuration before it runs, so that a config that cannot fit its backend is
+ * refused with a clear error instead of an abort inside tfjs (the WASM backend dies with "memory access
+ * out of bounds" / "Aborted()" past its 4 GiB heap and is unusable afterwards). The estimate counts float32
+ * tensors alive at the peak, from the op structure of this port; `test/model/memory.test.ts` checks it
+ * against tfjs's measured peak.
+ */
+import { ClayError } from '../core/errors.ts';
+import { NUM_BANDS, derive, type ClayConfig } from './config.ts';
+import { countParams } from './params.ts';
+
+/** What the model is used for: a training step (forward + backward + AdamW) or a forward pass only. */
+export type FootprintMode = 'train' | 'forward';
+
+/** Estimated bytes by part; `peakBytes` is what must fit. */
+export interface Footprint {
+  readonly paramBytes: number;
+  /** Gradients and AdamW moments (train only). */
+  readonly optimizerBytes: number;
+  /** Activations alive at the peak. */
+  readonly activationBytes: number;
+  readonly peakBytes: number;
+}
+
+interface Stack {
+  n: number;
+  d: number;
+  inner: number;
+  heads: number;
+  mlp: number;
+  depth: number;
+}
+
+/** Floats one block keeps for backward (LN outputs, qkv pieces, softmax output, MLP activations). */
+function savedPerBlock(B: number, s: Stack): number {
+  return B * s.n * (4 * s.d + 5 * s.inner + 3 * s.mlp) + B * s.heads * s.n * s.n;
+}
+
+/** Floats alive inside one block at its own peak (forward temporaries or its backward). */
+function transientPerBlock(B: number, s: Stack): number {
+  return B * s.n * (8 * s.d + 12 * s.inner + 4 * s.mlp) + 4 * B * s.heads * s.n * s.n;
+}
+
+/** Estimated footprint of `cfg` at batch size `batch` (per micro-batch). */
+export function estimateFootprint(cfg: ClayConfig, batch: number, mode: FootprintMode): Footprint {
+  const sz = derive(cfg);
+  const B = batch;
+  const N = countParams(cfg);
+  const pixels = B * NUM_BANDS * cfg.imageSize * cfg.imageSize;
+  const enc: Stack = {
+    n: mode === 'train' ? sz.encoderSeq : sz.GL + 2, d: cfg.dim, inner: cfg.heads * cfg.dimHead,
+    heads: cfg.heads, mlp: cfg.dim * cfg.mlpRatio, depth: cfg.depth,
+  };
+  const dec: Stack = {
+    n: sz.decoderSeq, d: cfg.decoderDim, inner: cfg.decoderHeads * cfg.decoderDimHead,
+    heads: cfg.decoderHeads, mlp: cfg.decoderDim * cfg.decoderMlpRatio, depth: cfg.decoderDepth,
+  };
+  // Inputs (group patches + target) and the patch embeddings with their encodings.
+  const embed = 2 * pixels + 4 * B * sz.GL * cfg.dim;
+  let floats: number;
+  let optimizer = 0;
+  if (mode === 'train') {
+    optimizer = 4 * N * 4; // gradients, their running sum under accumulation, AdamW's two moments
+    const saved = enc.depth * savedPerBlock(B, enc) + dec.depth * savedPerBlock(B, dec);
+    const heads = 8 * pixels; // head outputs, transposes, concat, difference and their gradients
+    const transient = Math.max(transientPerBlock(B, enc), transientPerBlock(B, dec), heads);
+    floats = embed + saved + transient;
+  } else {
+    floats = embed + transientPerBlock(B, enc) + 2 * B * enc.n * enc.d;
+  }
+  const paramBytes = N * 4;
+  const activationBytes = floats * 4;
+  return { paramBytes, optimizerBytes: optimizer, activationBytes, peakBytes: paramBytes + optimizer + activationBytes };
+}
+
+/** Share of a backend's memory limit the estimate may use (the rest: allocator slack and fragmentation). */
+export const USABLE_FRACTION = 0.85;
+
+/** Throws MODEL_CONFIG (naming the limit) when `cfg` at `batch` would not fit `limitBytes`; null = unbounded. */
+export function assertFits(cfg: ClayConfig, batch: number, mode: FootprintMode, limitBytes: number | null, backend = 'this backend'): Footprint {
+  const f = estimateFootprint(cfg, batch, mode);
+  if (limitBytes !== null && f.peakBytes > USABLE_FRACTION * limitBytes) {
+    const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+    throw new ClayError('MODEL_CONFIG',
+      `${mode} of dim ${cfg.dim}/depth ${cfg.depth} at ${cfg.imageSize}/${cfg.patchSize}, batch ${batch} needs about ` +
+      `${gib(f.peakBytes)}; ${backend} is limited to ${gib(limitBytes)} (usable ${gib(USABLE_FRACTION * limitBytes)}). ` +
+      'Use a smaller batch (gradient accumulation keeps the effective batch) or the tfjs-node backend.',
+      { input: `${backend}:${gib(limitBytes)}` });
+  }
+  return f;
+}
+
+/** Largest batch in 1..max that fits `limitBytes` for `mode` (0 when even one sample does not). */
+export function largestFittingBatch(cfg: ClayConfig, mode: FootprintMode, limitBytes: number | null, max = 1024): number {
+  if (limitBytes === null) return max;
+  let best = 0;
+  for (let b = 1; b <= max; b++) {
+    if (estimateFootprint(cfg, b, mode).peakBytes > USABLE_FRACTION * limitBytes) break;
+    best = b;
+  }
+  return best;
+}
