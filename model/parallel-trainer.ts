@@ -151,7 +151,7 @@ export class ParallelTrainer {
     return loss;
   }
 
-  /** Parameters of worker 0 (internal layout) by name. */
+  /** Parameters of worker 0 in PyTorch layout by state_dict name (the replicas are identical). */
   async parameters(): Promise<Record<string, Float32Array>> {
     const c = this.channels[0];
     if (c === undefined) throw new ClayError('INTERNAL', 'no worker');

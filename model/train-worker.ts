@@ -12,7 +12,7 @@ import { ClayModel } from './clay.ts';
 import type { ClayConfig } from './config.ts';
 import { disposeInputs, prepareInputs, type ClayBatch } from './inputs.ts';
 import { maskFromNoise } from './masking.ts';
-import { initParams, internalShape, paramsFromTorch, type ClayParams } from './params.ts';
+import { initParams, internalShape, paramsFromTorch, toTorchLayout, type ClayParams } from './params.ts';
 import { computeGradients } from './trainer.ts';
 
 /** Data a worker starts with. */
@@ -86,7 +86,13 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
       reply({ type: 'applied', ms: performance.now() - t0 });
     } else if (req.type === 'params') {
       const values: Record<string, Float32Array> = {};
-      for (const [k, v] of params.vars) values[k] = Float32Array.from(v.dataSync());
+      for (const spec of params.specs) {
+        const v = params.vars.get(spec.name);
+        if (v === undefined) continue;
+        const t = toTorchLayout(spec, v);
+        values[spec.name] = Float32Array.from(t.dataSync());
+        t.dispose();
+      }
       reply({ type: 'params', values });
     } else {
       model.dispose();
