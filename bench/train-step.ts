@@ -4,7 +4,7 @@
  * backend, single-threaded and data-parallel over worker threads; with a PyTorch baseline of the same
  * shapes when Debian's python3-torch is installed (/usr/bin/python3), and the ratio to it.
  *
- *   node --import tsx bench/train-step.ts [--backends wasm,cpu] [--workers 0,2] [--steps 3] [--cpu-budget 600]
+ *   node --import tsx bench/train-step.ts [--backends wasm,cpu] [--workers 0,2] [--steps 3] [--cpu-budget 60]
  *
  * Each measurement runs in its own process (bench/train-step-child.ts) so peak RSS is its own. The CPU
  * backend is skipped for a configuration whose predicted step time (from its measured GFLOP/s on a
@@ -83,7 +83,7 @@ function fmt(v: number | null | undefined, d = 3): string {
 
 function main(): void {
   const steps = Number(arg('steps', '3'));
-  const cpuBudget = Number(arg('cpu-budget', '600'));
+  const cpuBudget = Number(arg('cpu-budget', '60'));
   const backends = arg('backends', 'node-gpu,node,wasm,cpu').split(',').filter(backendAvailable);
   const workerCounts = arg('workers', `0,${Math.min(2, cpus().length)}`).split(',').map(Number);
   const hasTorch = torchAvailable();

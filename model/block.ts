@@ -30,6 +30,8 @@ export interface BlockShape {
   readonly seq: number;
   readonly heads: number;
   readonly dimHead: number;
+  /** False for forward-only use: per-head temporaries are then freed head by head (less memory). */
+  readonly training: boolean;
 }
 
 const mm = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
@@ -79,15 +81,21 @@ export function transformerBlock(
     const os: tf.Tensor[] = [];
     for (let b = 0; b < s.batch; b++) {
       for (let h = 0; h < s.heads; h++) {
-        const q = tf.mul(headSlice(qkv, s, b, h, 0), scale);
-        const k = headSlice(qkv, s, b, h, inner);
-        const v = headSlice(qkv, s, b, h, 2 * inner);
-        const attn = tf.softmax(mm(q, tf.transpose(k)));
-        qs.push(q);
-        ks.push(k);
-        vs.push(v);
-        as.push(attn);
-        os.push(mm(attn, v));
+        const [o, ...kept] = tf.tidy(() => {
+          const q = tf.mul(headSlice(qkv, s, b, h, 0), scale);
+          const k = headSlice(qkv, s, b, h, inner);
+          const v = headSlice(qkv, s, b, h, 2 * inner);
+          const attn = tf.softmax(mm(q, tf.transpose(k)));
+          return s.training ? [mm(attn, v), q, k, v, attn] : [mm(attn, v)];
+        }) as [tf.Tensor, ...tf.Tensor[]];
+        os.push(o);
+        if (kept.length === 4) {
+          const [q, k, v, attn] = kept as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          qs.push(q);
+          ks.push(k);
+          vs.push(v);
+          as.push(attn);
+        }
       }
     }
     const ot = joinHeads(os, s);

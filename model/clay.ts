@@ -82,8 +82,9 @@ export class ClayModel {
   /**
    * Encoder output `[B, kept + 2, D]` (after the final LayerNorm). With `mask` null every token is kept in
    * token order (v0's predict sets mask_ratio 0 but still shuffles; a mean over tokens is the same).
+   * `training` false (forward-only) frees attention temporaries head by head; gradients then fail.
    */
-  encode(inputs: PreparedInputs, mask: Mask | null, taps?: Taps): tf.Tensor {
+  encode(inputs: PreparedInputs, mask: Mask | null, taps?: Taps, training = true): tf.Tensor {
     const { GL, nUnmasked } = this.sizes;
     const B = inputs.batch;
     const D = this.cfg.dim;
@@ -98,7 +99,7 @@ export class ClayModel {
     x = tf.concat([x, ll.reshape([B, 1, D]), tt.reshape([B, 1, D])], 1);
     taps?.('encoder.transformer.in', x);
     const { depth, heads, dimHead } = this.cfg;
-    const out = transformer(x, this.p, 'encoder.transformer', { dim: D, depth, heads, dimHead }, taps, 'encoder');
+    const out = transformer(x, this.p, 'encoder.transformer', { dim: D, depth, heads, dimHead, training }, taps, 'encoder');
     taps?.('encoder.out', out);
     return out;
   }
@@ -120,7 +121,7 @@ export class ClayModel {
     const z = tf.concat([tf.add(ordered, this.decoderEncoding), meta], 1);
     taps?.('decoder.transformer.in', z);
     const { decoderDepth: depth, decoderHeads: heads, decoderDimHead: dimHead } = this.cfg;
-    const out = transformer(z, this.p, 'decoder.transformer', { dim: Dd, depth, heads, dimHead }, taps, 'decoder');
+    const out = transformer(z, this.p, 'decoder.transformer', { dim: Dd, depth, heads, dimHead, training: true }, taps, 'decoder');
     taps?.('decoder.transformer.out', out);
     return tf.slice(out, [0, 0, 0], [B, GL, Dd]);
   }

@@ -31,15 +31,26 @@ interface Stack {
   depth: number;
 }
 
-/** Floats one block keeps for backward (LN outputs, qkv pieces, softmax output, MLP activations). */
+/** Floats one block keeps for backward (LN outputs, q/k/v, attention probabilities, MLP activations). */
 function savedPerBlock(B: number, s: Stack): number {
-  return B * s.n * (4 * s.d + 5 * s.inner + 3 * s.mlp) + B * s.heads * s.n * s.n;
+  return B * s.n * (3 * s.d + 5 * s.inner + 3 * s.mlp) + B * s.heads * s.n * s.n;
 }
 
-/** Floats alive inside one block at its own peak (forward temporaries or its backward). */
-function transientPerBlock(B: number, s: Stack): number {
-  return B * s.n * (8 * s.d + 12 * s.inner + 4 * s.mlp) + 4 * B * s.heads * s.n * s.n;
+/** Floats alive inside one block's backward (its temporaries are freed together at its end). */
+function backwardPerBlock(B: number, s: Stack): number {
+  return B * s.n * (6 * s.d + 8 * s.inner + 4 * s.mlp) + 6 * B * s.heads * s.n * s.n;
 }
+
+/** Floats alive inside one block's forward without a tape (attention one head at a time). */
+function forwardPerBlock(B: number, s: Stack): number {
+  return B * s.n * (8 * s.d + 5 * s.inner + 6 * s.mlp) + 4 * s.n * s.n;
+}
+
+/** Fixed overhead: the encodings, small tensors, allocator bookkeeping (measured on the golden config). */
+export const FIXED_OVERHEAD_BYTES = 8 * 1024 ** 2;
+
+/** Safety factor on activations: allocator slack, rounding of this count (calibrated in memory.test.ts). */
+export const ACTIVATION_MARGIN = 1.25;
 
 /** Estimated footprint of `cfg` at batch size `batch` (per micro-batch). */
 export function estimateFootprint(cfg: ClayConfig, batch: number, mode: FootprintMode): Footprint {
@@ -55,21 +66,22 @@ export function estimateFootprint(cfg: ClayConfig, batch: number, mode: Footprin
     n: sz.decoderSeq, d: cfg.decoderDim, inner: cfg.decoderHeads * cfg.decoderDimHead,
     heads: cfg.decoderHeads, mlp: cfg.decoderDim * cfg.decoderMlpRatio, depth: cfg.decoderDepth,
   };
-  // Inputs (group patches + target) and the patch embeddings with their encodings.
-  const embed = 2 * pixels + 4 * B * sz.GL * cfg.dim;
+  // Group patches, and the patch embeddings (projection, LayerNorm, encodings, gathered tokens).
+  const embed = pixels + 4 * B * sz.GL * cfg.dim;
   let floats: number;
   let optimizer = 0;
   if (mode === 'train') {
     optimizer = 4 * N * 4; // gradients, their running sum under accumulation, AdamW's two moments
     const saved = enc.depth * savedPerBlock(B, enc) + dec.depth * savedPerBlock(B, dec);
-    const heads = 8 * pixels; // head outputs, transposes, concat, difference and their gradients
-    const transient = Math.max(transientPerBlock(B, enc), transientPerBlock(B, dec), heads);
-    floats = embed + saved + transient;
+    const heads = 5 * pixels; // head targets, loss weights, saved residuals, one head's temporaries
+    const transient = Math.max(backwardPerBlock(B, enc), backwardPerBlock(B, dec));
+    floats = embed + heads + saved + transient;
   } else {
-    floats = embed + transientPerBlock(B, enc) + 2 * B * enc.n * enc.d;
+    // Each block's output (and two tfjs bookkeeping copies of it) stays until the caller's tidy ends.
+    floats = embed + 3 * enc.depth * B * enc.n * enc.d + forwardPerBlock(B, enc);
   }
   const paramBytes = N * 4;
-  const activationBytes = floats * 4;
+  const activationBytes = floats * 4 * ACTIVATION_MARGIN + FIXED_OVERHEAD_BYTES;
   return { paramBytes, optimizerBytes: optimizer, activationBytes, peakBytes: paramBytes + optimizer + activationBytes };
 }
 

@@ -1,8 +1,9 @@
 /**
  * Data-parallel training over worker threads: one tfjs backend per core (WASM runs one thread per
  * instance in Node), each with a model replica. A step splits the batch into contiguous shards, each
- * worker computes its shard's gradients, and every worker applies the shard-size-weighted mean (which is
- * the full-batch gradient: every sample has the same number of masked tokens) with AdamW.
+ * worker computes its shard's gradients; the shard-size-weighted mean (the full-batch gradient: every
+ * sample has the same number of masked tokens) goes through AdamW, each worker updating its own share of
+ * the parameters, and the replicas then copy each other's shares (see train-worker.ts).
  */
 import { Worker } from 'node:worker_threads';
 import { ClayError } from '../core/errors.ts';
@@ -90,6 +91,7 @@ export class ParallelTrainer {
     }
     assertFits(cfg, Math.ceil(opts.batchSize / opts.workers), 'train', memoryLimitOf(backend), backend);
     const grads = new SharedArrayBuffer(opts.workers * countParams(cfg) * 4);
+    const shared = new SharedArrayBuffer(countParams(cfg) * 4);
     const adamw: AdamWOptions = {
       ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
       ...(opts.beta1 === undefined ? {} : { beta1: opts.beta1 }),
@@ -98,7 +100,9 @@ export class ParallelTrainer {
     };
     const channels: Channel[] = [];
     for (let i = 0; i < opts.workers; i++) {
-      const init: WorkerInit = { index: i, cfg, backend, seed: opts.seed ?? 0, initial: opts.initial ?? null, adamw, grads };
+      const init: WorkerInit = {
+        index: i, workers: opts.workers, cfg, backend, seed: opts.seed ?? 0, initial: opts.initial ?? null, adamw, grads, shared,
+      };
       channels.push(new Channel(startWorker(init)));
     }
     await Promise.all(channels.map((c) => c.next()));
@@ -144,14 +148,17 @@ export class ParallelTrainer {
     });
     const lr = this.schedule(this.stepCount);
     const applied = await Promise.all(this.channels.map((c) => c.request({ type: 'apply', lr, weights })));
+    const synced = await Promise.all(this.channels.map((c) => c.request({ type: 'sync' })));
     this.stepCount += 1;
     this.lastProfile = {
-      gradMs, applyMs: applied.map((r) => (r.type === 'applied' ? r.ms : 0)), totalMs: performance.now() - t0,
+      gradMs,
+      applyMs: applied.map((r, i) => (r.type === 'applied' ? r.ms : 0) + ((synced[i]?.type === 'synced' ? synced[i].ms : 0))),
+      totalMs: performance.now() - t0,
     };
     return loss;
   }
 
-  /** Parameters of worker 0 (internal layout) by name. */
+  /** Parameters of worker 0 in PyTorch layout by state_dict name (the replicas are identical). */
   async parameters(): Promise<Record<string, Float32Array>> {
     const c = this.channels[0];
     if (c === undefined) throw new ClayError('INTERNAL', 'no worker');

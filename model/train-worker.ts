@@ -1,8 +1,9 @@
 /**
  * Worker-thread side of ParallelTrainer: one tfjs backend (WASM by default) per thread with a full
- * replica of the model and of AdamW. Per step it computes the gradients of its shard into its slot of a
- * shared buffer, then (after every worker has) averages all slots itself and applies the same AdamW
- * update, so the replicas stay identical without copying parameters around.
+ * replica of the model. Per step: (1) gradients of its shard into its slot of a shared buffer; (2) for the
+ * parameters it owns (a contiguous, size-balanced share), the weighted mean of all slots, AdamW (it holds
+ * the moments of its share only), and the new values into a shared parameter buffer; (3) the other
+ * workers' new values copied in. Replicas stay identical; the optimizer work is split, not repeated.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
@@ -12,7 +13,7 @@ import { ClayModel } from './clay.ts';
 import type { ClayConfig } from './config.ts';
 import { disposeInputs, prepareInputs, type ClayBatch } from './inputs.ts';
 import { maskFromNoise } from './masking.ts';
-import { initParams, internalShape, paramsFromTorch, type ClayParams } from './params.ts';
+import { initParams, paramsFromTorch, toTorchLayout, type ClayParams } from './params.ts';
 import { computeGradients } from './trainer.ts';
 
 /** Data a worker starts with. */
@@ -24,14 +25,32 @@ export interface WorkerInit {
   /** PyTorch-layout initial parameters by name; absent: seeded default init. */
   readonly initial: Record<string, Float32Array> | null;
   readonly adamw: AdamWOptions;
+  readonly workers: number;
   /** `workers` slots of `numel` floats: slot i holds worker i's gradient. */
   readonly grads: SharedArrayBuffer;
+  /** `numel` floats: the parameters after the update, written by their owners. */
+  readonly shared: SharedArrayBuffer;
+}
+
+/** Worker `index`'s share of the flat parameter vector: whole parameters, contiguous, sizes balanced. */
+export function ownedRange(sizes: readonly number[], workers: number, index: number): [number, number] {
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const bounds = [0];
+  let acc = 0;
+  for (let i = 0; i < sizes.length; i++) {
+    acc += sizes[i] ?? 0;
+    if (bounds.length < workers && acc >= (total * bounds.length) / workers) bounds.push(i + 1);
+  }
+  while (bounds.length < workers) bounds.push(sizes.length);
+  bounds.push(sizes.length);
+  return [bounds[index] ?? 0, bounds[index + 1] ?? sizes.length];
 }
 
 /** Messages to a worker. */
 export type WorkerRequest =
   | { type: 'grads'; batch: ClayBatch; noise: Float32Array }
   | { type: 'apply'; lr: number; weights: number[] }
+  | { type: 'sync' }
   | { type: 'params' }
   | { type: 'close' };
 
@@ -40,6 +59,7 @@ export type WorkerReply =
   | { type: 'ready'; backend: string }
   | { type: 'grads'; loss: number; ms: number }
   | { type: 'applied'; ms: number }
+  | { type: 'synced'; ms: number }
   | { type: 'params'; values: Record<string, Float32Array> }
   | { type: 'error'; message: string; code?: string };
 
@@ -47,7 +67,6 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
   let params: ClayParams;
   let model: ClayModel;
   let opt: AdamW;
-  const numel = (s: { name: string }): number => (params.vars.get(s.name)?.size ?? 0);
   const reply = (r: WorkerReply): void => port.postMessage(r);
 
   const handle = (req: WorkerRequest): void => {
@@ -56,37 +75,66 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
       const inputs = prepareInputs(init.cfg, req.batch);
       const { loss, grads } = computeGradients(model, { inputs, mask: maskFromNoise(init.cfg, req.batch.batch, req.noise) });
       disposeInputs(inputs);
-      const total = params.specs.reduce((a, s) => a + numel(s), 0);
-      const slot = new Float32Array(init.grads, init.index * total * 4, total);
-      let off = 0;
-      for (const s of params.specs) {
-        const g = grads.get(s.name);
-        if (g !== undefined) slot.set(g.dataSync() as Float32Array, off);
-        off += numel(s);
-        g?.dispose();
-      }
+      let total = 0;
+      for (const v of params.vars.values()) total += v.size;
+      const flat = tf.tidy(() => tf.concat([...params.vars.keys()].map((name) => {
+        const g = grads.get(name);
+        if (g === undefined) throw new Error(`no gradient for ${name}`);
+        return g.reshape([-1]);
+      })));
+      new Float32Array(init.grads, init.index * total * 4, total).set(flat.dataSync() as Float32Array);
+      tf.dispose([flat, ...grads.values()]);
       reply({ type: 'grads', loss, ms: performance.now() - t0 });
     } else if (req.type === 'apply') {
-      const total = params.specs.reduce((a, s) => a + numel(s), 0);
+      // The weighted mean of every worker's slot over the owned share, AdamW on it, new values shared.
       const all = new Float32Array(init.grads);
-      const avg = new Float32Array(total);
-      req.weights.forEach((w, i) => {
-        const base = i * total;
-        for (let j = 0; j < total; j++) avg[j] = (avg[j] ?? 0) + w * (all[base + j] ?? 0);
-      });
-      const grads = new Map<string, tf.Tensor>();
+      const total = all.length / req.weights.length;
+      const entries = [...params.vars];
+      const [first, last] = ownedRange(entries.map(([, v]) => v.size), init.workers, init.index);
       let off = 0;
-      for (const s of params.specs) {
-        const n = numel(s);
-        grads.set(s.name, tf.tensor(avg.subarray(off, off + n), internalShape(s)));
-        off += n;
+      for (let i = 0; i < first; i++) off += entries[i]?.[1].size ?? 0;
+      const start = off;
+      const grads = new Map<string, tf.Tensor>();
+      for (let i = first; i < last; i++) {
+        const [name, v] = entries[i] as [string, tf.Variable];
+        const g = new Float32Array(v.size);
+        req.weights.forEach((w, k) => {
+          if (w === 0) return;
+          const src = all.subarray(k * total + off, k * total + off + v.size);
+          for (let j = 0; j < g.length; j++) g[j] = (g[j] as number) + w * (src[j] as number);
+        });
+        grads.set(name, tf.tensor(g, v.shape));
+        off += v.size;
       }
       opt.apply(params.vars, grads, req.lr);
       tf.dispose([...grads.values()]);
+      const out = new Float32Array(init.shared);
+      off = start;
+      for (let i = first; i < last; i++) {
+        const v = (entries[i] as [string, tf.Variable])[1];
+        out.set(v.dataSync() as Float32Array, off);
+        off += v.size;
+      }
       reply({ type: 'applied', ms: performance.now() - t0 });
+    } else if (req.type === 'sync') {
+      const all = new Float32Array(init.shared);
+      const entries = [...params.vars];
+      const [first, last] = ownedRange(entries.map(([, v]) => v.size), init.workers, init.index);
+      let off = 0;
+      entries.forEach(([, v], i) => {
+        if (i < first || i >= last) tf.tidy(() => v.assign(tf.tensor(all.subarray(off, off + v.size), v.shape)));
+        off += v.size;
+      });
+      reply({ type: 'synced', ms: performance.now() - t0 });
     } else if (req.type === 'params') {
       const values: Record<string, Float32Array> = {};
-      for (const [k, v] of params.vars) values[k] = Float32Array.from(v.dataSync());
+      for (const spec of params.specs) {
+        const v = params.vars.get(spec.name);
+        if (v === undefined) continue;
+        const t = toTorchLayout(spec, v);
+        values[spec.name] = Float32Array.from(t.dataSync());
+        t.dispose();
+      }
       reply({ type: 'params', values });
     } else {
       model.dispose();

@@ -20,6 +20,8 @@ export interface TransformerShape {
   readonly depth: number;
   readonly heads: number;
   readonly dimHead: number;
+  /** False for forward-only use (frees attention temporaries head by head). */
+  readonly training: boolean;
 }
 
 /**
@@ -40,7 +42,7 @@ export function transformer(
       wo: out ? p(`${a}.to_out.0.weight`) : null, bo: out ? p(`${a}.to_out.0.bias`) : null,
       ln2g: p(`${f}.net.0.weight`), ln2b: p(`${f}.net.0.bias`),
       w1: p(`${f}.net.1.weight`), b1: p(`${f}.net.1.bias`), w2: p(`${f}.net.4.weight`), b2: p(`${f}.net.4.bias`),
-    }, { batch, seq, heads: s.heads, dimHead: s.dimHead }, taps,
+    }, { batch, seq, heads: s.heads, dimHead: s.dimHead, training: s.training }, taps,
     `${tapPrefix}.layers.${i}.attn.out`, `${tapPrefix}.layers.${i}.ff.out`);
   }
   return layerNorm(y, p(`${prefix}.norm.weight`), p(`${prefix}.norm.bias`));

@@ -1,0 +1,50 @@
+/**
+ * Embeddings as Clay v0's predict_step makes them: the encoder without masking, averaged over the patch
+ * tokens (the lat/lon and time tokens excluded). Batches are cut into chunks whose forward-only footprint
+ * fits the backend (WASM: 4 GiB), so any batch size runs; a config where even one sample cannot fit is
+ * refused with MODEL_CONFIG.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ClayError } from '../core/errors.ts';
+import { currentBackend } from './backend.ts';
+import type { ClayModel } from './clay.ts';
+import { NUM_BANDS } from './config.ts';
+import { largestFittingBatch } from './footprint.ts';
+import { disposeInputs, prepareInputs, type ClayBatch } from './inputs.ts';
+
+/** Options of `embed`. */
+export interface EmbedOptions {
+  /** Memory limit to plan chunks for; default the current backend's, null = unbounded. */
+  readonly memoryLimitBytes?: number | null;
+  /** Upper bound on samples per chunk. */
+  readonly maxChunk?: number;
+}
+
+/** Mean patch-token embeddings `[B, dim]`, row-major. */
+export function embed(model: ClayModel, batch: ClayBatch, opts: EmbedOptions = {}): Float32Array {
+  const cfg = model.cfg;
+  const limit = opts.memoryLimitBytes === undefined ? (currentBackend()?.memoryLimitBytes ?? null) : opts.memoryLimitBytes;
+  const chunk = Math.min(largestFittingBatch(cfg, 'forward', limit, batch.batch), opts.maxChunk ?? batch.batch);
+  if (chunk < 1) {
+    throw new ClayError('MODEL_CONFIG', `one sample of this config does not fit the backend's ${((limit ?? 0) / 1024 ** 3).toFixed(2)} GiB`);
+  }
+  const { GL } = model.sizes;
+  const D = cfg.dim;
+  const px = NUM_BANDS * cfg.imageSize * cfg.imageSize;
+  const out = new Float32Array(batch.batch * D);
+  for (let a = 0; a < batch.batch; a += chunk) {
+    const b = Math.min(batch.batch, a + chunk);
+    const inputs = prepareInputs(cfg, {
+      batch: b - a, pixels: batch.pixels.subarray(a * px, b * px),
+      latlon: batch.latlon.subarray(a * 2, b * 2), timestep: batch.timestep.subarray(a * 3, b * 3),
+    }, false);
+    const mean = tf.tidy(() => {
+      const enc = model.encode(inputs, null, undefined, false);
+      return tf.mean(tf.slice(enc, [0, 0, 0], [b - a, GL, D]), 1);
+    });
+    out.set(mean.dataSync() as Float32Array, a * D);
+    mean.dispose();
+    disposeInputs(inputs);
+  }
+  return out;
+}
