@@ -106,17 +106,9 @@ export interface ClayParams {
   readonly vars: ReadonlyMap<string, tf.Variable>;
 }
 
-/** A small deterministic PRNG (mulberry32) for reproducible initialisation. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The deterministic PRNG of initialisation and masking noise (re-exported from core/random.ts). */
+export { mulberry32 } from '../core/random.ts';
+import { mulberry32 } from '../core/random.ts';
 
 /** Standard normal samples (Box-Muller) from a uniform PRNG. */
 export function randn(n: number, rand: () => number): Float32Array {

@@ -4,6 +4,7 @@
  * (method, path, range) is never faulted more than `maxPerRequest` times in a row, so a client that
  * retries enough always gets through.
  */
+import { mulberry32 } from '../random.ts';
 
 /** The services of the miniature PC. */
 export type Service = 'stac' | 'sas' | 'blob';
@@ -36,17 +37,8 @@ export interface FaultOptions {
   retryAfterSeconds?: number;
 }
 
-/** A seeded PRNG in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG in [0, 1) (mulberry32, from core/random.ts). */
+export const seededRandom = mulberry32;
 
 /** Decides, per request, whether and how it fails. */
 export class FaultInjector {
