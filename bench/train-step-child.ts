@@ -3,6 +3,7 @@
  * configuration for a few steps on one backend, single-threaded or data-parallel over worker threads, and
  * prints one JSON line.
  */
+import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendChoice } from '../model/backend.ts';
 import { clayConfig, type ModelSize } from '../model/config.ts';
 import { isClayError } from '../core/errors.ts';
@@ -19,6 +20,19 @@ export function benchBatch(imageSize: number, batch: number): ClayBatch {
   const pixels = new Float32Array(batch * 13 * imageSize * imageSize);
   for (let i = 0; i < pixels.length; i++) pixels[i] = Math.sin(i * 0.37) * 0.8;
   return { batch, pixels, latlon: new Float32Array(batch * 2).fill(0.3), timestep: new Float32Array(batch * 3).fill(0.1) };
+}
+
+/** Kernel time of one step by kernel name (ms, calls), largest first; custom-op wrappers excluded. */
+async function kernelProfile(step: () => void): Promise<[string, number, number][]> {
+  const prof = await tf.profile(step);
+  const by = new Map<string, [number, number]>();
+  for (const k of prof.kernels) {
+    const t = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    if (k.name === 'forward' || k.name === 'unnamed scope') continue;
+    const e = by.get(k.name) ?? [0, 0];
+    by.set(k.name, [e[0] + t, e[1] + 1]);
+  }
+  return [...by].map(([n, [t, c]]): [string, number, number] => [n, Math.round(t * 10) / 10, c]).sort((a, b) => b[1] - a[1]).slice(0, 10);
 }
 
 async function main(): Promise<void> {
@@ -55,6 +69,11 @@ async function main(): Promise<void> {
         disposeInputs(inputs);
         if (s > 0) times.push((performance.now() - t0) / 1000);
       }
+      if (process.env['CLAY_BENCH_PROFILE'] === '1') out['kernels'] = await kernelProfile(() => {
+        const inputs = prepareInputs(cfg, data);
+        trainer.step([{ inputs, mask: randomMask(cfg, batch, 99) }]);
+        disposeInputs(inputs);
+      });
     }
     out['sPerStep'] = Math.min(...times);
     out['sPerStepMean'] = times.reduce((a, b) => a + b, 0) / times.length;

@@ -51,10 +51,12 @@ function backendAvailable(b: string): boolean {
   return r.status === 0;
 }
 
-function child(backend: string, c: Case, steps: number, workers: number): Record<string, unknown> {
+function child(backend: string, c: Case, steps: number, workers: number, profile = false): Record<string, unknown> {
   const script = fileURLToPath(new URL('./train-step-child.ts', import.meta.url));
   const r = spawnSync(process.execPath, ['--import', 'tsx', script, backend, c.size, String(c.img), String(c.patch),
-    String(c.batch), String(steps), String(workers)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    String(c.batch), String(steps), String(workers)], {
+    encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, CLAY_BENCH_PROFILE: profile ? '1' : '0' },
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as Record<string, unknown>;
@@ -91,6 +93,7 @@ function main(): void {
     `backends ${backends.join(', ')}, torch ${hasTorch ? 'yes' : 'no (python3-torch not installed)'}`);
   console.log('config            backend workers  s/step  samples/s  GFLOP/s  peakRSS_MiB  est_MiB  torch_s(1t/2t)  ratio_vs_best_torch');
   const cpuGflops: number[] = [];
+  const profiles: string[] = [];
   for (const c of CASES) {
     const cfg = clayConfig(c.size, { imageSize: c.img, patchSize: c.patch });
     const flops = trainStepFlops(cfg, c.batch);
@@ -110,14 +113,19 @@ function main(): void {
           const best = cpuGflops.length > 0 ? Math.max(...cpuGflops) : null;
           if (w > 0 || (best !== null && flops / (best * 1e9) > cpuBudget)) {
             const why = w > 0 ? 'workers only on accelerated backends' : `predicted ${(flops / ((best ?? 1) * 1e9)).toFixed(0)} s/step > --cpu-budget ${cpuBudget}`;
-            console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  skipped: ${why}`);
+            console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  skipped: ${why}; torch ${torchCell} s`);
             continue;
           }
         }
-        if (w > c.batch) continue;
-        const r = child(b, c, b === 'cpu' ? 1 : steps, w);
+        if (w > c.batch) {
+          console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  skipped: batch ${c.batch} < ${w} workers; torch ${torchCell} s`);
+          continue;
+        }
+        const r = child(b, c, b === 'cpu' ? 1 : steps, w, b === 'wasm' && w === 0 && c.img === 128);
+        if (Array.isArray(r['kernels'])) profiles.push(`${label.trim()} ${b}: ${JSON.stringify(r['kernels'])}`);
+        if (r['profile'] !== undefined) profiles.push(`${label.trim()} ${b} ${w} workers, ms per phase: ${JSON.stringify(r['profile'])}`);
         if (typeof r['error'] === 'string' || typeof r['refused'] === 'string') {
-          console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  ${String(r['refused'] ?? r['error'])}`);
+          console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  ${String(r['refused'] ?? r['error'])}; torch ${torchCell} s`);
           continue;
         }
         const s = Number(r['sPerStep']);
@@ -129,6 +137,8 @@ function main(): void {
       }
     }
   }
+  console.log('# profiles (tfjs kernel ms of one step [name, ms, calls]; worker phases: gradients per worker, then AdamW + sync)');
+  for (const p of profiles) console.log(p);
 }
 
 main();

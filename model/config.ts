@@ -34,11 +34,13 @@ export interface ClayConfig {
   readonly patchSize: number;
   /** Fraction of the G*L group tokens masked; the count is int(maskRatio * G * L), as v0. */
   readonly maskRatio: number;
+  /** Encoder width, blocks, attention heads, width per head, MLP width / dim. */
   readonly dim: number;
   readonly depth: number;
   readonly heads: number;
   readonly dimHead: number;
   readonly mlpRatio: number;
+  /** The decoder's own width, blocks, heads, width per head, MLP ratio. */
   readonly decoderDim: number;
   readonly decoderDepth: number;
   readonly decoderHeads: number;

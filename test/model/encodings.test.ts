@@ -61,3 +61,23 @@ test('token encodings are concat(pos[l], band[g]) in group-major token order', (
     assert.equal(maxAbsDiff(row.subarray(half), band.subarray(g * half, (g + 1) * half)), 0);
   }
 });
+
+test('golden inputs follow the README closed form (the blob is read with the right offsets and byte order)', () => {
+  const px = golden.get('input/pixels');
+  const [B, C, H, W] = golden.entry('input/pixels').shape as [number, number, number, number];
+  let worst = 0;
+  for (const [b, c, h, w] of [[0, 0, 0, 0], [1, 12, 63, 63], [1, 5, 17, 40], [0, 7, 33, 2]] as const) {
+    const expected = Math.sin(0.37 * (c + 1) + 0.11 * h * (b + 1) + 0.07 * w) + 0.05 * c - 0.1 * b;
+    worst = Math.max(worst, Math.abs((px[((b * C + c) * H + h) * W + w] ?? 0) - expected));
+  }
+  assert.ok(worst < 1e-6 && B === 2, `pixels differ by ${worst}`);
+  const ll = golden.get('input/latlon');
+  const ts = golden.get('input/timestep');
+  for (let b = 0; b < B; b++) {
+    assert.ok(Math.abs((ll[b * 2] ?? 0) - Math.sin(1.3 * b + 0.2)) < 1e-6);
+    assert.ok(Math.abs((ll[b * 2 + 1] ?? 0) - Math.cos(0.7 * b + 0.1)) < 1e-6);
+    assert.ok(Math.abs((ts[b * 3] ?? 0) - 0.25 * (b + 1)) < 1e-6);
+    assert.ok(Math.abs((ts[b * 3 + 1] ?? 0) - (-0.5 + 0.3 * b)) < 1e-6);
+    assert.ok(Math.abs((ts[b * 3 + 2] ?? 0) - 0.1 * b) < 1e-6);
+  }
+});
