@@ -1,13 +1,15 @@
 /**
  * The `clay` command line. Parses flags (commander), builds the inputs, calls the stages, prints.
  * Errors become one line `error CODE: message` on stderr (the stack with --verbose) and a non-zero exit:
- * 2 for bad arguments or inputs, 1 for other failures.
+ * 2 for bad arguments or inputs, 1 for other failures; 3 when a command found no matching data (a result,
+ * not a failure).
  */
 import { Command, CommanderError } from 'commander';
 import { ClayError, errorMessage } from '../core/errors.ts';
 import { redactText } from '../core/redact.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerPlan } from './commands/plan.ts';
 import { registerSearch } from './commands/search.ts';
 import { registerServe } from './commands/serve.ts';
 
@@ -29,12 +31,14 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  let exitCode: number = EXIT.ok;
   registerSearch(program, globals);
+  registerPlan(program, globals, (code) => (exitCode = code));
   registerServe(program, globals);
   registerDemo(program, globals);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;

@@ -23,8 +23,11 @@ export function dayWindow(at: Date, days = 3): string {
   return `${iso(at.getTime() - days * day)}/${iso(at.getTime() + days * day)}`;
 }
 
-/** The Sentinel-2 search for a tile and year (Clay v0's filter; sort by cloud cover ascending). */
-export function s2Query(tile: GeoJsonGeometry, year: number, limits: { maxCloudCover: number; maxNodataPercentage: number } = S2_LIMITS): SearchBody {
+/**
+ * The Sentinel-2 search for a tile and year (Clay v0's filter), sorted by cloud cover ascending. Ties keep
+ * the API's default order (datetime desc, id desc), which is where Clay v0's pandas sort left them.
+ */
+export function s2Query(tile: GeoJsonGeometry, year: number, limits: { maxCloudCover: number; maxNodataPercentage: number } = S2_LIMITS, pageSize?: number): SearchBody {
   const [lon, lat] = centroid(tile);
   return {
     'filter-lang': 'cql2-json',
@@ -38,7 +41,8 @@ export function s2Query(tile: GeoJsonGeometry, year: number, limits: { maxCloudC
         { op: '<=', args: [{ property: 's2:nodata_pixel_percentage' }, limits.maxNodataPercentage] },
       ],
     },
-    sortby: [{ field: 'eo:cloud_cover', direction: 'asc' }, { field: 'id', direction: 'asc' }],
+    sortby: [{ field: 'eo:cloud_cover', direction: 'asc' }, { field: 'datetime', direction: 'desc' }, { field: 'id', direction: 'desc' }],
+    ...(pageSize === undefined ? {} : { limit: pageSize }),
   };
 }
 
