@@ -16,3 +16,13 @@ export { loadUniverse, type Universe } from './core/mini-pc/universe.ts';
 export { readSampleFile, readSampleRow, type SampleRow } from './pipeline/sample-file.ts';
 export { listItems, type ItemSummary } from './pipeline/search/list-items.ts';
 export { s2Query, s1Query, demQuery, yearInterval, dayWindow, S2_LIMITS } from './pipeline/search/queries.ts';
+export { boxCoverage, type BoxCoverage } from './core/coverage.ts';
+export { writeFileAtomic } from './core/atomic-file.ts';
+export { PythonRandom, clayYears } from './pipeline/plan/python-random.ts';
+export { plan, type PlanOptions } from './pipeline/plan/plan.ts';
+export { selectS1, rankScenes, type S1Selection, type S1CoverageRule, type RankedScene } from './pipeline/plan/select-s1.ts';
+export { plannedGrid, chipLayout, estimateBytes } from './pipeline/plan/plan-grid.ts';
+export type {
+  ScenePlan, PlanMode, PlanStatus, PlannedDate, PlannedGrid, PlannedItem, PlannedScene, YearRecord, YearOutcome,
+  AttemptRecord, AttemptOutcome, ByteEstimate,
+} from './pipeline/plan/plan-types.ts';

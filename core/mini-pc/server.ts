@@ -43,6 +43,8 @@ export interface LoggedRequest {
   signed: boolean;
   subscriptionKey: boolean;
   bytes: number;
+  /** The body of a STAC POST (search bodies carry no secrets). */
+  body?: string;
 }
 
 /** A running miniature Planetary Computer. */
@@ -85,6 +87,7 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
       service, method: req.method ?? 'GET', path: url.pathname, status: 0,
       signed: url.searchParams.has('sig'), subscriptionKey: req.headers['ocp-apim-subscription-key'] !== undefined, bytes: 0,
       ...(req.headers.range ? { range: req.headers.range } : {}),
+      ...(service === 'stac' && body ? { body } : {}),
     };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));

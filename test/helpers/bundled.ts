@@ -23,6 +23,21 @@ export interface BundledCases {
     index: number;
     name: string;
     years: number[];
-    years_detail: Record<string, { candidates: string[]; excluded?: Record<string, string> }>;
+    years_detail?: Record<string, { candidates: string[]; excluded?: Record<string, string>; attempts?: { attempt: number; s2: string; outcome: string }[] | string }>;
+    grid?: { epsg: number; transform: number[]; width: number; height: number; chips: number };
+    bbox?: number[];
+    expected?: Record<'default' | 'compat', ExpectedDate[]>;
+    wrongIfChosen?: Record<string, string>;
   }[];
+}
+
+/** One expected date of a row (cases.json `rows[].expected`). */
+export interface ExpectedDate {
+  year: number;
+  attempt: number;
+  s2: string;
+  datetime: string;
+  s1: string[];
+  s1Orbit: string;
+  dem: string[];
 }
