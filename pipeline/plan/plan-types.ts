@@ -110,7 +110,8 @@ export interface PlannedDate {
   date: string;
   /** The lon/lat bounds of the S2 footprint: the S1 and DEM search box. */
   bbox: [number, number, number, number];
-  s2: PlannedItem & {
+  s2: Omit<PlannedItem, 'datetime'> & {
+    datetime: string;
     cloudCover: number;
     nodataPercentage: number;
     processingBaseline: string | null;
