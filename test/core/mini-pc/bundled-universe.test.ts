@@ -60,7 +60,7 @@ test("bundled universe: Clay's S2 query per year finds exactly the designed cand
     const row = cases.rows.find((r) => r.index === 0)!;
     const tile = rows[0]!;
     assert.equal(tile.name, row.name);
-    for (const [year, detail] of Object.entries(row.years_detail)) {
+    for (const [year, detail] of Object.entries(row.years_detail ?? {})) {
       const got = await stac.searchAll(s2Query(tile.geometry, Number(year)));
       assert.deepEqual(got.map((i) => i.id).sort(), [...detail.candidates].sort(), `year ${year}`);
       for (const excluded of Object.keys(detail.excluded ?? {})) assert.ok(!got.some((i) => i.id === excluded), `${excluded} excluded`);
