@@ -1,7 +1,7 @@
 /**
  * `clay demo`: the main job on the bundled samples, with no internet. It starts the miniature Planetary
  * Computer on 127.0.0.1 and runs against it what the toolkit can do so far: the searches for sample row 0
- * (Sentinel-2 per year, Sentinel-1, DEM) and a signed ranged read of one asset.
+ * (Sentinel-2 per year, Sentinel-1, DEM), a signed ranged read of one asset, and the scene plan of row 0.
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ import { COLLECTIONS } from '../../core/stac/pc-items.ts';
 import { createProgress } from '../../core/progress.ts';
 import { createContext, type GlobalOptions } from '../context.ts';
 import { samplesDir } from '../samples.ts';
+import { readSampleRow } from '../../pipeline/sample-file.ts';
+import { plan } from '../../pipeline/plan/plan.ts';
 import { runSearch } from './search.ts';
 
 /** Registers `clay demo`. */
@@ -27,7 +29,7 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
         const started = Date.now();
         const sample = join(dir, 'mgrs_sample.fgb');
         const collections = [COLLECTIONS.s2, COLLECTIONS.s1, COLLECTIONS.dem];
-        const progress = createProgress('demo', collections.length + 1, ctx.logger);
+        const progress = createProgress('demo', collections.length + 2, ctx.logger);
         const counts: Record<string, number> = {};
         let firstS2Href: string | undefined;
         for (const collection of collections) {
@@ -45,13 +47,16 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
           headerBytes = res.body.byteLength;
         }
         progress.tick(1, { step: 'signed read' });
+        const scenePlan = await plan(await readSampleRow(sample, 0), { stac: ctx.stac, logger: ctx.logger });
+        progress.tick(1, { step: 'plan' });
         progress.stop();
+        const planned = { dates: scenePlan.dates.map((d) => d.date), chips: scenePlan.totals.chips, estimatedBytes: scenePlan.totals.estimatedBytes };
         const summary = {
-          event: 'Demo:Done', stacApi: pc.stacApi, items: counts,
+          event: 'Demo:Done', stacApi: pc.stacApi, items: counts, plan: planned,
           stacRequests: pc.requests.filter((r) => r.service === 'stac').length,
           tokenRequests: ctx.signer.stats.tokenRequests, signedBytesRead: headerBytes, ms: Date.now() - started,
         };
-        ctx.out(ctx.json ? JSON.stringify(summary) : `done: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}; ${summary.stacRequests} STAC requests, ${summary.tokenRequests} SAS token(s), ${headerBytes} bytes read from a signed COG in ${summary.ms} ms`);
+        ctx.out(ctx.json ? JSON.stringify(summary) : `done: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}; ${summary.stacRequests} STAC requests, ${summary.tokenRequests} SAS token(s), ${headerBytes} bytes read from a signed COG; plan of row 0: ${planned.dates.join(', ')} (${planned.chips} chips before filtering); ${summary.ms} ms`);
       } finally {
         await pc.close();
       }

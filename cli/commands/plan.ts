@@ -4,11 +4,16 @@
  * pixels. Exit 3 when the row has no matching data anywhere.
  */
 import type { Command } from 'commander';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
 import { writeFileAtomic } from '../../core/atomic-file.ts';
 import { ClayError } from '../../core/errors.ts';
+import { createProgress } from '../../core/progress.ts';
+import { readSampleFile } from '../../pipeline/sample-file.ts';
 import { plan } from '../../pipeline/plan/plan.ts';
 import type { PlanMode, ScenePlan } from '../../pipeline/plan/plan-types.ts';
 import { createContext, type GlobalOptions } from '../context.ts';
+import { formatTable } from '../table.ts';
 import { parseInteger } from '../parse.ts';
 import { resolveRow } from './search.ts';
 
@@ -20,6 +25,23 @@ export interface PlanCommandOptions {
   compat?: string;
   dates?: number;
   out?: string;
+  rows?: string;
+  concurrency?: number;
+}
+
+/** Row indices of `--rows`: 'all', 'A-B', 'A,B' or a mix ('0-9,42'), within [0, count). */
+export function parseRows(spec: string, count: number, file: string): number[] {
+  if (spec.trim() === 'all') return Array.from({ length: count }, (_, i) => i);
+  const out = new Set<number>();
+  for (const part of spec.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) throw new ClayError('BAD_ARGUMENT', `--rows must be 'all', 'A-B' or 'A,B,...', got '${spec}'`, { input: '--rows' });
+    const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new ClayError('BAD_ARGUMENT', `--rows: range ${part.trim()} is backwards`, { input: '--rows' });
+    if (b >= count) throw new ClayError('BAD_INDEX', `--rows ${part.trim()} is out of range for ${file} (${count} rows: 0..${count - 1})`, { input: file });
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return [...out].sort((x, y) => x - y);
 }
 
 /** `--compat` values. */
@@ -74,6 +96,49 @@ export async function runPlan(globals: GlobalOptions, options: PlanCommandOption
   return result;
 }
 
+/** One row of a multi-row plan (`--rows`). */
+export interface RowSizing {
+  index: number;
+  mgrs: string;
+  status: ScenePlan['status'];
+  dates: string[];
+  chips: number;
+  estimatedBytes: number;
+  stacRequests: number;
+}
+
+/** Plans many rows (bounded concurrency) to size a sample; with `out`, writes `{out}/plan-{index}.json`. */
+export async function runPlanRows(globals: GlobalOptions, options: PlanCommandOptions & { rows: string }): Promise<RowSizing[]> {
+  const mode = parseCompat(options.compat);
+  const ctx = createContext(globals);
+  const all = await readSampleFile(options.sample);
+  const indices = parseRows(options.rows, all.length, options.sample);
+  const progress = createProgress('plan', indices.length, ctx.logger);
+  const limit = pLimit(options.concurrency ?? 4);
+  const sized = await Promise.all(indices.map((i) => limit(async (): Promise<RowSizing> => {
+    const row = all[i]!;
+    const p = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
+    if (options.out) await writeFileAtomic(join(options.out, `plan-${i}.json`), `${JSON.stringify(p, null, 2)}\n`);
+    progress.tick(1, { mgrs: row.name });
+    return { index: i, mgrs: row.name, status: p.status, dates: p.dates.map((d) => d.date), chips: p.totals.chips, estimatedBytes: p.totals.estimatedBytes, stacRequests: p.totals.stacRequests };
+  })));
+  progress.stop();
+  const totals = {
+    rows: sized.length,
+    withData: sized.filter((r) => r.dates.length > 0).length,
+    dates: sized.reduce((n, r) => n + r.dates.length, 0),
+    chips: sized.reduce((n, r) => n + r.chips, 0),
+    estimatedBytes: sized.reduce((n, r) => n + r.estimatedBytes, 0),
+    stacRequests: sized.reduce((n, r) => n + r.stacRequests, 0),
+  };
+  if (ctx.json) ctx.out(JSON.stringify({ mode, rows: sized, totals }));
+  else {
+    ctx.out(formatTable(['row', 'mgrs', 'status', 'dates', 'chips', 'MB', 'STAC requests'], sized.map((r) => [r.index, r.mgrs, r.status, r.dates.join(' '), r.chips, (r.estimatedBytes / 1e6).toFixed(1), r.stacRequests])));
+    ctx.out(`${totals.rows} rows, ${totals.withData} with data: ${totals.dates} dates, ${totals.chips} chips before filtering, ~${mb(totals.estimatedBytes)} to read (uncompressed, upper bound), ${totals.stacRequests} STAC requests`);
+  }
+  return sized;
+}
+
 /** Registers `clay plan`; `setExit` receives 3 when the row has no matching data. */
 export function registerPlan(program: Command, globals: () => GlobalOptions, setExit: (code: number) => void): void {
   program
@@ -84,8 +149,16 @@ export function registerPlan(program: Command, globals: () => GlobalOptions, set
     .option('--mgrs <name>', 'MGRS tile name instead of --index')
     .option('--compat <mode>', "'clay-v0': reproduce Clay v0's selection, bugs included")
     .option('--dates <n>', 'dates per location', (v) => parseInteger(v, '--dates', 1, 7), 3)
-    .option('--out <file>', 'also write the plan JSON to this file (atomically)')
+    .option('--out <path>', 'also write the plan JSON to this file (with --rows: a folder of plan-{index}.json), atomically')
+    .option('--rows <spec>', "size many rows instead of one: 'all', 'A-B' or 'A,B,...' (one line per row, then totals)")
+    .option('--concurrency <n>', 'rows planned at once with --rows', (v) => parseInteger(v, '--concurrency', 1, 64), 4)
     .action(async (opts: PlanCommandOptions) => {
+      if (opts.rows !== undefined) {
+        if (opts.index !== undefined || opts.mgrs !== undefined) throw new ClayError('BAD_ARGUMENT', '--rows cannot be combined with --index or --mgrs', { input: '--rows' });
+        const sized = await runPlanRows(globals(), { ...opts, rows: opts.rows });
+        if (sized.every((r) => r.status === 'no-data')) setExit(3);
+        return;
+      }
       const result = await runPlan(globals(), opts);
       if (result.status === 'no-data') setExit(3);
     });

@@ -71,8 +71,11 @@ export class StacClient {
     this.logger = options.logger ?? silentLogger;
   }
 
-  /** Every item matching `body`, page by page, validated as generic STAC items. */
-  async *search(body: SearchBody, options: { signal?: AbortSignal } = {}): AsyncGenerator<StacItem> {
+  /**
+   * Every item matching `body`, page by page, validated as generic STAC items. `onPage` is called once per
+   * page requested (one HTTP request, retries aside), so concurrent callers can count their own requests.
+   */
+  async *search(body: SearchBody, options: { signal?: AbortSignal; onPage?: () => void } = {}): AsyncGenerator<StacItem> {
     this.stats.searches++;
     const started = Date.now();
     let url = `${this.url}/search`;
@@ -81,6 +84,7 @@ export class StacClient {
     let count = 0;
     for (let page = 0; ; page++) {
       this.stats.pages++;
+      options.onPage?.();
       const json = await this.http.json(url, {
         method,
         body: method === 'POST' ? JSON.stringify(payload) : undefined,

@@ -47,7 +47,10 @@ type Settings = ScenePlan['settings'];
 /** Runs searches once each: a repeated identical search answers from memory. */
 class Searches {
   private readonly memo = new Map<string, Promise<{ items: StacItem[]; complete: boolean }>>();
+  /** Distinct searches run. */
   count = 0;
+  /** Pages requested (HTTP requests to the STAC API, retries aside). */
+  pages = 0;
   constructor(private readonly stac: StacClient, private readonly signal: AbortSignal | undefined) {}
 
   /** The first `max` items of `body` (all when `max` is undefined), and whether that is all of them. */
@@ -64,7 +67,7 @@ class Searches {
 
   private async fetch(body: SearchBody, max: number | undefined): Promise<{ items: StacItem[]; complete: boolean }> {
     const items: StacItem[] = [];
-    for await (const item of this.stac.search(body, this.signal ? { signal: this.signal } : {})) {
+    for await (const item of this.stac.search(body, { onPage: () => this.pages++, ...(this.signal ? { signal: this.signal } : {}) })) {
       items.push(item);
       // Stop at the cap without asking for the next page (more may exist: not complete).
       if (max !== undefined && items.length === max) return { items, complete: false };
@@ -95,7 +98,6 @@ export async function plan(row: SampleRow, options: PlanOptions): Promise<SceneP
   const logger = options.logger ?? silentLogger;
   const years = [...(options.years ?? clayYears(row.index))];
   const searches = new Searches(options.stac, options.signal);
-  const pagesBefore = options.stac.stats.pages;
   const dates: PlannedDate[] = [];
   const yearLog: YearRecord[] = [];
   let stop: { year: number; why: string } | undefined;
@@ -115,7 +117,7 @@ export async function plan(row: SampleRow, options: PlanOptions): Promise<SceneP
     dates: dates.length,
     chips: dates.reduce((n, d) => n + d.chips.count, 0),
     estimatedBytes: dates.reduce((n, d) => n + d.estimate.total, 0),
-    stacRequests: options.stac.stats.pages - pagesBefore,
+    stacRequests: searches.pages,
     stacSearches: searches.count,
   };
   const message = status === 'no-data'

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadUniverse } from '../../core/mini-pc/universe.ts';
 import { startMiniPc } from '../../core/mini-pc/server.ts';
 import type { ScenePlan } from '../../pipeline/plan/plan-types.ts';
-import { defaultIndex } from '../../cli/commands/plan.ts';
+import { defaultIndex, parseRows, type RowSizing } from '../../cli/commands/plan.ts';
 import { runCli } from '../helpers/cli.ts';
 import { BUNDLED_DIR, bundledCases } from '../helpers/bundled.ts';
 
@@ -61,4 +61,35 @@ test('the row index defaults to the array-job index (AWS Batch, then Kubernetes)
   assert.equal(defaultIndex({ JOB_COMPLETION_INDEX: '7' }), 7);
   assert.equal(defaultIndex({ AWS_BATCH_JOB_ARRAY_INDEX: '4', JOB_COMPLETION_INDEX: '7' }), 4);
   assert.throws(() => defaultIndex({ AWS_BATCH_JOB_ARRAY_INDEX: 'x' }), { code: 'BAD_ARGUMENT' });
+});
+
+test('--rows parses all, ranges and lists, and names the file when out of range', () => {
+  assert.deepEqual(parseRows('all', 3, 'f.fgb'), [0, 1, 2]);
+  assert.deepEqual(parseRows('4-6,1, 5', 10, 'f.fgb'), [1, 4, 5, 6]);
+  assert.throws(() => parseRows('2-1', 10, 'f.fgb'), { code: 'BAD_ARGUMENT' });
+  assert.throws(() => parseRows('x', 10, 'f.fgb'), { code: 'BAD_ARGUMENT' });
+  assert.throws(() => parseRows('8-10', 10, 'f.fgb'), (e: Error & { code?: string }) => e.code === 'BAD_INDEX' && /f\.fgb/.test(e.message));
+});
+
+test('clay plan --rows sizes a whole sample: one record per row, totals, and a plan file per row', async () => {
+  const pc = await startMiniPc({ universe: await loadUniverse(BUNDLED_DIR) });
+  const dir = await mkdtemp(join(tmpdir(), 'clay-plan-'));
+  try {
+    const r = await runCli(['--stac-api', pc.stacApi, 'plan', '--sample', sample, '--rows', 'all', '--out', dir, '--concurrency', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as { rows: RowSizing[]; totals: { rows: number; withData: number; chips: number; stacRequests: number; estimatedBytes: number } };
+    assert.deepEqual(got.rows.map((x) => [x.index, x.mgrs, x.status, x.dates.length]), [[0, '31TGL', 'ok', 3], [1, '01KAB', 'no-data', 0], [2, '31TGK', 'ok', 2]]);
+    // Requests are counted per row even when rows are planned concurrently on one client.
+    assert.deepEqual(got.rows.map((x) => x.stacRequests), [11, 7, 29]);
+    assert.equal(got.totals.stacRequests, pc.requests.filter((q) => q.service === 'stac').length);
+    for (const x of got.rows) {
+      const p = JSON.parse(await readFile(join(dir, `plan-${x.index}.json`), 'utf8')) as ScenePlan;
+      assert.equal(p.totals.chips, x.chips);
+      assert.equal(p.totals.estimatedBytes, x.estimatedBytes);
+    }
+    assert.equal(got.totals.chips, 62);
+  } finally {
+    await pc.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
