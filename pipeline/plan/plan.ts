@@ -51,7 +51,7 @@ class Searches {
   count = 0;
   /** Pages requested (HTTP requests to the STAC API, retries aside). */
   pages = 0;
-  constructor(private readonly stac: StacClient, private readonly signal: AbortSignal | undefined) {}
+  constructor(private readonly stac: StacClient, private readonly signal: AbortSignal | undefined, readonly logger: Logger) {}
 
   /** The first `max` items of `body` (all when `max` is undefined), and whether that is all of them. */
   run(body: SearchBody, max?: number): Promise<{ items: StacItem[]; complete: boolean }> {
@@ -97,7 +97,7 @@ export async function plan(row: SampleRow, options: PlanOptions): Promise<SceneP
   };
   const logger = options.logger ?? silentLogger;
   const years = [...(options.years ?? clayYears(row.index))];
-  const searches = new Searches(options.stac, options.signal);
+  const searches = new Searches(options.stac, options.signal, logger);
   const dates: PlannedDate[] = [];
   const yearLog: YearRecord[] = [];
   let stop: { year: number; why: string } | undefined;
@@ -133,14 +133,28 @@ export async function plan(row: SampleRow, options: PlanOptions): Promise<SceneP
 async function candidatesOf(row: SampleRow, year: number, mode: PlanMode, settings: Settings, searches: Searches): Promise<{ ranked: StacItem[]; complete: boolean; defaultOrder: StacItem[] }> {
   const limits = { maxCloudCover: settings.maxCloudCover, maxNodataPercentage: settings.maxNodataPercentage };
   if (mode === 'default') {
-    // Only the first `attempts` candidates can ever be tried: ask for one page of exactly that many.
-    const { items, complete } = await searches.run(s2Query(row.geometry, year, limits, settings.attempts), settings.attempts);
-    return { ranked: items, complete, defaultOrder: items };
+    // Only the first `attempts` candidates can ever be tried: ask for one page of exactly that many...
+    const first = await searches.run(s2Query(row.geometry, year, limits, settings.attempts), settings.attempts);
+    if (isRanked(first.items)) return { ranked: first.items, complete: first.complete, defaultOrder: first.items };
+    // ...unless the API did not sort them: then fetch every candidate and rank them here, as v0 did.
+    searches.logger.warn('Plan:Unsorted', { mgrs: row.name, year, note: 'the STAC API ignored sortby eo:cloud_cover; ranking locally' });
   }
-  // v0 fetched every candidate, then looked its choice up by datetime in the API's default order.
+  // v0 fetched every candidate in the API's default order (datetime desc, id desc), sorted them by cloud
+  // cover with pandas (stable for small lists), and looked its choice up by datetime in the default order.
   const { items } = await searches.run(s2Query(row.geometry, year, limits));
   const defaultOrder = [...items].sort((a, b) => compareDesc(datetimeOf(a), datetimeOf(b)) || compareDesc(a.id, b.id));
-  return { ranked: items, complete: true, defaultOrder };
+  const ranked = [...defaultOrder].sort((a, b) => cloudOf(a) - cloudOf(b));
+  return { ranked, complete: true, defaultOrder };
+}
+
+function cloudOf(item: StacItem): number {
+  const v = item.properties['eo:cloud_cover'];
+  return typeof v === 'number' ? v : Infinity;
+}
+
+/** Whether items are in cloud-cover order (what the search asked for). */
+function isRanked(items: StacItem[]): boolean {
+  return items.every((item, i) => i === 0 || cloudOf(items[i - 1]!) <= cloudOf(item));
 }
 
 function compareDesc(a: string, b: string): number {

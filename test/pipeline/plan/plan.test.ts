@@ -214,3 +214,41 @@ test("--compat clay-v0 looks the chosen item up by datetime in the API's default
     assert.deepEqual(d.bbox, def.dates[0]!.bbox);
   });
 });
+
+test('an API that ignores sortby: the plan notices the unsorted page and ranks every candidate itself', async () => {
+  const { createServer } = await import('node:http');
+  const universe = universeOf([
+    s2Json('S2_cloudy', '2021-07-01T10:30:00Z', { cloud: 40 }),
+    s2Json('S2_clear', '2021-05-01T10:30:00Z', { cloud: 2 }),
+    s2Json('S2_mid', '2021-06-01T10:30:00Z', { cloud: 20 }),
+    s1Json('S1_clear', '2021-05-02T05:50:00Z', 'descending'),
+    s1Json('S1_cloudy', '2021-07-02T05:50:00Z', 'descending'),
+    ...dem,
+  ]);
+  const pc = await startMiniPc({ universe });
+  // A real HTTP proxy in front of the miniature PC that drops `sortby` (and `limit`) from search bodies.
+  const proxy = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      const stripped = body ? JSON.stringify({ ...(JSON.parse(body) as object), sortby: undefined, limit: undefined }) : undefined;
+      void fetch(`${pc.origin}${req.url ?? '/'}`, { method: req.method ?? 'GET', ...(stripped ? { body: stripped, headers: { 'content-type': 'application/json' } } : {}) })
+        .then(async (r) => { res.writeHead(r.status, { 'content-type': 'application/json' }); res.end(Buffer.from(await r.arrayBuffer())); });
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const port = (proxy.address() as { port: number }).port;
+  try {
+    const events: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (e: string) => void events.push(e), error: () => {} };
+    const stac = new StacClient({ url: `http://127.0.0.1:${port}/api/stac/v1`, http: new HttpClient(fast) });
+    const p = await plan(tile, { stac, years: [2021], logger });
+    assert.deepEqual(events, ['Plan:Unsorted']);
+    assert.deepEqual(p.yearLog[0]!.candidates, ['S2_clear', 'S2_mid', 'S2_cloudy']);
+    assert.equal(p.dates[0]!.s2.id, 'S2_clear');
+  } finally {
+    proxy.close();
+    await pc.close();
+  }
+});
