@@ -194,7 +194,7 @@ export class HttpClient {
       throw new HttpStatusError(code, url, res.status, text, attempt);
     }
     const declared = res.headers.get('content-length');
-    if (declared !== null && !res.headers.get('content-encoding') && Number(declared) !== body.byteLength) {
+    if (declared !== null && req.method !== 'HEAD' && !res.headers.get('content-encoding') && Number(declared) !== body.byteLength) {
       throw new Transient('truncated', `body has ${body.byteLength} of ${declared} bytes`);
     }
     if (req.range) checkRange(url, res, body, req.range, code);

@@ -11,6 +11,7 @@ import { ClayError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
 import { readSampleFile } from '../../pipeline/sample-file.ts';
 import { plan } from '../../pipeline/plan/plan.ts';
+import { probeSizes } from '../../pipeline/plan/probe-sizes.ts';
 import type { PlanMode, ScenePlan } from '../../pipeline/plan/plan-types.ts';
 import { createContext, type GlobalOptions } from '../context.ts';
 import { formatTable } from '../table.ts';
@@ -27,6 +28,7 @@ export interface PlanCommandOptions {
   out?: string;
   rows?: string;
   concurrency?: number;
+  probe?: boolean;
 }
 
 /** Row indices of `--rows`: 'all', 'A-B', 'A,B' or a mix ('0-9,42'), within [0, count). */
@@ -73,13 +75,13 @@ export function formatPlanSummary(p: ScenePlan): string {
   lines.push(`years: ${p.yearLog.map((y) => `${y.year} ${y.outcome}${y.outcome === 'chosen' ? ` (attempt ${y.attempts.length - 1})` : ''}`).join(' · ')}`);
   for (const d of p.dates) {
     lines.push(`  ${d.date}  S2 ${d.s2.id} (cloud ${d.s2.cloudCover} %)`);
-    lines.push(`              S1 ${d.s1.orbitState} x${d.s1.scenes.length} (${(d.s1.coverage * 100).toFixed(1)} % of the bbox) · DEM x${d.dem.length} · EPSG:${d.grid.epsg} ${d.grid.width}x${d.grid.height} · ${d.chips.count} chips · ~${mb(d.estimate.total)}`);
+    lines.push(`              S1 ${d.s1.orbitState} x${d.s1.scenes.length} (${(d.s1.coverage * 100).toFixed(1)} % of the bbox) · DEM x${d.dem.length} · EPSG:${d.grid.epsg} ${d.grid.width}x${d.grid.height} · ${d.chips.count} chips · ~${mb(d.estimate.total)}${d.estimate.compressed === undefined ? '' : ` (~${mb(d.estimate.compressed)} to fetch)`}`);
   }
   for (const y of p.yearLog) {
     for (const a of y.attempts) if (a.outcome === 'filtered' || a.outcome === 'discarded') lines.push(`  ${y.year} attempt ${a.attempt}: ${a.outcome}: ${a.reason ?? ''}`);
     if (y.note) lines.push(`  ${y.year}: ${y.note}`);
   }
-  lines.push(`chips before filtering: ${p.totals.chips} · source bytes (uncompressed, upper bound): ~${mb(p.totals.estimatedBytes)}`);
+  lines.push(`chips before filtering: ${p.totals.chips} · source bytes (uncompressed, upper bound): ~${mb(p.totals.estimatedBytes)}${p.totals.compressedBytes === undefined ? '' : ` · to fetch (probed file sizes): ~${mb(p.totals.compressedBytes)}`}`);
   lines.push(`STAC requests: ${p.totals.stacRequests} (${p.totals.stacSearches} distinct searches, none repeated)`);
   return lines.join('\n');
 }
@@ -89,7 +91,8 @@ export async function runPlan(globals: GlobalOptions, options: PlanCommandOption
   const mode = parseCompat(options.compat);
   const ctx = createContext(globals);
   const row = await resolveRow({ sample: options.sample, index: options.index ?? defaultIndex(), ...(options.mgrs !== undefined ? { mgrs: options.mgrs } : {}) });
-  const result = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
+  const planned = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
+  const result = options.probe ? await probeSizes(planned, { http: ctx.http, signer: ctx.signer }) : planned;
   const json = JSON.stringify(result, null, 2);
   if (options.out) await writeFileAtomic(options.out, `${json}\n`);
   ctx.out(ctx.json ? json : formatPlanSummary(result));
@@ -104,6 +107,8 @@ export interface RowSizing {
   dates: string[];
   chips: number;
   estimatedBytes: number;
+  /** With --probe. */
+  compressedBytes?: number;
   stacRequests: number;
 }
 
@@ -117,10 +122,14 @@ export async function runPlanRows(globals: GlobalOptions, options: PlanCommandOp
   const limit = pLimit(options.concurrency ?? 4);
   const sized = await Promise.all(indices.map((i) => limit(async (): Promise<RowSizing> => {
     const row = all[i]!;
-    const p = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
+    const planned = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
+    const p = options.probe ? await probeSizes(planned, { http: ctx.http, signer: ctx.signer }) : planned;
     if (options.out) await writeFileAtomic(join(options.out, `plan-${i}.json`), `${JSON.stringify(p, null, 2)}\n`);
     progress.tick(1, { mgrs: row.name });
-    return { index: i, mgrs: row.name, status: p.status, dates: p.dates.map((d) => d.date), chips: p.totals.chips, estimatedBytes: p.totals.estimatedBytes, stacRequests: p.totals.stacRequests };
+    return {
+      index: i, mgrs: row.name, status: p.status, dates: p.dates.map((d) => d.date), chips: p.totals.chips, estimatedBytes: p.totals.estimatedBytes,
+      ...(p.totals.compressedBytes === undefined ? {} : { compressedBytes: p.totals.compressedBytes }), stacRequests: p.totals.stacRequests,
+    };
   })));
   progress.stop();
   const totals = {
@@ -129,12 +138,13 @@ export async function runPlanRows(globals: GlobalOptions, options: PlanCommandOp
     dates: sized.reduce((n, r) => n + r.dates.length, 0),
     chips: sized.reduce((n, r) => n + r.chips, 0),
     estimatedBytes: sized.reduce((n, r) => n + r.estimatedBytes, 0),
+    ...(options.probe ? { compressedBytes: sized.reduce((n, r) => n + (r.compressedBytes ?? 0), 0) } : {}),
     stacRequests: sized.reduce((n, r) => n + r.stacRequests, 0),
   };
   if (ctx.json) ctx.out(JSON.stringify({ mode, rows: sized, totals }));
   else {
     ctx.out(formatTable(['row', 'mgrs', 'status', 'dates', 'chips', 'MB', 'STAC requests'], sized.map((r) => [r.index, r.mgrs, r.status, r.dates.join(' '), r.chips, (r.estimatedBytes / 1e6).toFixed(1), r.stacRequests])));
-    ctx.out(`${totals.rows} rows, ${totals.withData} with data: ${totals.dates} dates, ${totals.chips} chips before filtering, ~${mb(totals.estimatedBytes)} to read (uncompressed, upper bound), ${totals.stacRequests} STAC requests`);
+    ctx.out(`${totals.rows} rows, ${totals.withData} with data: ${totals.dates} dates, ${totals.chips} chips before filtering, ~${mb(totals.estimatedBytes)} to read (uncompressed, upper bound)${totals.compressedBytes === undefined ? '' : `, ~${mb(totals.compressedBytes)} to fetch (probed)`}, ${totals.stacRequests} STAC requests`);
   }
   return sized;
 }
@@ -151,6 +161,7 @@ export function registerPlan(program: Command, globals: () => GlobalOptions, set
     .option('--dates <n>', 'dates per location', (v) => parseInteger(v, '--dates', 1, 7), 3)
     .option('--out <path>', 'also write the plan JSON to this file (with --rows: a folder of plan-{index}.json), atomically')
     .option('--rows <spec>', "size many rows instead of one: 'all', 'A-B' or 'A,B,...' (one line per row, then totals)")
+    .option('--probe', 'HEAD each source file (signed) to estimate the compressed bytes to fetch')
     .option('--concurrency <n>', 'rows planned at once with --rows', (v) => parseInteger(v, '--concurrency', 1, 64), 4)
     .action(async (opts: PlanCommandOptions) => {
       if (opts.rows !== undefined) {

@@ -102,7 +102,7 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
         res.write(payload.subarray(0, Math.floor(payload.byteLength / 2)));
         return void setImmediate(() => res.destroy());
       }
-      res.writeHead(status, { ...headers, 'content-length': String(payload.byteLength) });
+      res.writeHead(status, { 'content-length': String(payload.byteLength), ...headers });
       res.end(payload);
     };
     if (fault === '500' || fault === '503' || fault === '429') {
@@ -201,7 +201,8 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
     const range = req.headers.range;
     const m = range ? /^bytes=(\d*)-(\d*)$/.exec(range.trim()) : null;
     if (!range || !m || (m[1] === '' && m[2] === '')) {
-      if (req.method === 'HEAD') return send(200, new Uint8Array(0), { ...base, 'x-blob-size': String(size) });
+      // HEAD (Azure's Get Blob Properties): the blob's size as Content-Length, no body.
+      if (req.method === 'HEAD') return send(200, new Uint8Array(0), { ...base, 'content-length': String(size) });
       return send(200, await data.read(0, size), base);
     }
     let start: number, end: number;

@@ -4,8 +4,8 @@
  */
 import { boxCoverage } from '../../core/coverage.ts';
 import type { Bbox } from '../../core/geometry.ts';
-import { S2_ASSETS, type DemItem, type S2Item } from '../../core/stac/pc-items.ts';
-import type { ByteEstimate, PlannedDate, PlannedGrid } from './plan-types.ts';
+import { COLLECTIONS, S2_ASSETS, type DemItem, type S2Item } from '../../core/stac/pc-items.ts';
+import type { ByteEstimate, FileRead, PlannedDate, PlannedGrid } from './plan-types.ts';
 import type { S1Selection } from './select-s1.ts';
 
 /**
@@ -39,30 +39,40 @@ const S2_SAMPLE_BYTES = (key: string): number => (key === 'SCL' ? 1 : 2);
 const FLOAT32 = 4;
 
 /**
- * Uncompressed bytes of the source pixels under the chips: S2 assets at their own resolution over the chip
- * area; each S1 scene (two polarisations) over its share of the bbox; each DEM tile over its part of the
- * bbox. Compressed reads are smaller (DEFLATE), tile-edge overhead makes them a little larger.
+ * Uncompressed bytes of the source pixels under the chips, file by file: S2 assets at their own resolution
+ * over the chip area; each S1 scene (two polarisations) over its share of the bbox; each DEM tile over its
+ * part of the bbox. `share` is the part of each file the chips need, so a probe of the files' sizes
+ * turns this into an estimate of compressed reads (`probeSizes`).
  */
 export function estimateBytes(s2: S2Item, s1: S1Selection, dem: DemItem[], bbox: Bbox, grid: PlannedGrid, chips: PlannedDate['chips']): ByteEstimate {
   const res = Math.abs(grid.transform[1]);
   const chipArea = chips.columns * chips.size * res * chips.rows * chips.size * Math.abs(grid.transform[5]);
   const gridArea = grid.width * res * grid.height * Math.abs(grid.transform[5]);
-  let s2Bytes = 0;
-  for (const key of S2_ASSETS) {
-    const t = s2.assets[key].transform;
-    s2Bytes += (chipArea / Math.abs(t[0] * t[4])) * S2_SAMPLE_BYTES(key);
-  }
   const chipShare = gridArea > 0 ? chipArea / gridArea : 0;
-  let s1Bytes = 0;
-  for (const { scene, overlap } of s1.chosen) {
-    const t = scene.transform;
-    s1Bytes += ((chipArea * overlap) / Math.abs(t[0] * t[4])) * 2 * FLOAT32;
+  const files: FileRead[] = [];
+  for (const key of S2_ASSETS) {
+    const a = s2.assets[key];
+    const pixelArea = Math.abs(a.transform[0] * a.transform[4]);
+    files.push({ collection: s2.item.collection, href: a.href, share: clamp(chipArea / (pixelArea * a.shape[0] * a.shape[1])), bytes: Math.round((chipArea / pixelArea) * S2_SAMPLE_BYTES(key)) });
   }
-  let demBytes = 0;
+  for (const { scene, overlap } of s1.chosen) {
+    const pixelArea = Math.abs(scene.transform[0] * scene.transform[4]);
+    const [p, q] = scene.shapeAsPublished; // [rows, cols] or [x, y]: the product is the same
+    const pixels = (chipArea * overlap) / pixelArea;
+    for (const href of [scene.co.href, scene.cross.href]) {
+      files.push({ collection: scene.item.collection, href, share: clamp(pixels / (p * q)), bytes: Math.round(pixels * FLOAT32) });
+    }
+  }
   for (const tile of dem) {
     const t = tile.data.transform;
-    demBytes += (boxCoverage([tile.item.geometry], bbox).area * chipShare / Math.abs(t[0] * t[4])) * FLOAT32;
+    const pixels = (boxCoverage([tile.item.geometry], bbox).area * chipShare) / Math.abs(t[0] * t[4]);
+    files.push({ collection: tile.item.collection, href: tile.data.href, share: clamp(pixels / (tile.data.shape[0] * tile.data.shape[1])), bytes: Math.round(pixels * FLOAT32) });
   }
-  const s2r = Math.round(s2Bytes), s1r = Math.round(s1Bytes), demr = Math.round(demBytes);
-  return { s2: s2r, s1: s1r, dem: demr, total: s2r + s1r + demr };
+  const sum = (c: string): number => files.filter((f) => f.collection === c).reduce((n, f) => n + f.bytes, 0);
+  const s2b = sum(COLLECTIONS.s2), s1b = sum(COLLECTIONS.s1), demb = sum(COLLECTIONS.dem);
+  return { s2: s2b, s1: s1b, dem: demb, total: s2b + s1b + demb, files };
+}
+
+function clamp(x: number): number {
+  return Math.max(0, Math.min(1, x));
 }

@@ -94,12 +94,28 @@ export interface PlannedGrid {
   bounds: [number, number, number, number];
 }
 
+/** One source file the chips read, and how much of it. */
+export interface FileRead {
+  collection: string;
+  /** Unsigned href. */
+  href: string;
+  /** Share of the file's pixels under the chips, 0..1. */
+  share: number;
+  /** Uncompressed bytes of those pixels. */
+  bytes: number;
+  /** The file's size in bytes, when probed (`probeSizes`, `clay plan --probe`). */
+  size?: number;
+}
+
 /** Uncompressed bytes of the source windows the chips need (an upper bound on compressed reads). */
 export interface ByteEstimate {
   s2: number;
   s1: number;
   dem: number;
   total: number;
+  files: FileRead[];
+  /** With a probe: the files' sizes times the shares read, i.e. the compressed bytes to fetch. */
+  compressed?: number;
 }
 
 /** One chosen date. */
@@ -163,6 +179,8 @@ export interface ScenePlan {
     dates: number;
     chips: number;
     estimatedBytes: number;
+    /** With a probe (`probeSizes`): the compressed bytes the chips will fetch. */
+    compressedBytes?: number;
     /** HTTP requests made to the STAC API (search pages), retries not counted. */
     stacRequests: number;
     /** Distinct searches made. */

@@ -252,3 +252,33 @@ test('an API that ignores sortby: the plan notices the unsorted page and ranks e
     await pc.close();
   }
 });
+
+test('probeSizes: one signed HEAD per source file gives its size; compressed bytes = size x share read', async () => {
+  const { probeSizes } = await import('../../../pipeline/plan/probe-sizes.ts');
+  const { PcSigner } = await import('../../../core/stac/pc-signer.ts');
+  const { stat } = await import('node:fs/promises');
+  const rows = await bundledRows();
+  await withPc(await bundledUniverse(), async (pc, run) => {
+    const planned = await run(rows[0]!);
+    const http = new HttpClient(fast);
+    const probed = await probeSizes(planned, { http, signer: new PcSigner({ http, sasApi: pc.sasApi }) });
+    const files = probed.dates.flatMap((d) => d.estimate.files);
+    const distinct = new Set(files.map((f) => f.href));
+    const heads = pc.requests.filter((r) => r.method === 'HEAD');
+    assert.equal(heads.length, distinct.size, 'one HEAD per distinct file');
+    assert.ok(heads.every((r) => r.signed && r.status === 200));
+    for (const f of files) {
+      const onDisk = await stat(`${BUNDLED_DIR}blobs${new URL(f.href).pathname}`);
+      assert.equal(f.size, onDisk.size, f.href);
+    }
+    // Row 0's chips cover 2560 x 2048 of the 2580 x 2100 grid.
+    const b02 = probed.dates[0]!.estimate.files.find((f) => f.href.includes('B02'))!;
+    assert.ok(Math.abs(b02.share - (2560 * 2048) / (2580 * 2100)) < 1e-12);
+    for (const d of probed.dates) {
+      assert.equal(d.estimate.compressed, Math.round(d.estimate.files.reduce((n, f) => n + f.size! * f.share, 0)));
+      assert.ok(d.estimate.compressed! < d.estimate.total);
+    }
+    assert.equal(probed.totals.compressedBytes, probed.dates.reduce((n, d) => n + d.estimate.compressed!, 0));
+    assert.equal(planned.dates[0]!.estimate.compressed, undefined, 'the input plan is left as it was');
+  });
+});
