@@ -26,7 +26,7 @@ export interface CasesInput {
 }
 
 /** A date the plan must choose. */
-interface ExpectedDate {
+export interface ExpectedDate {
   year: number;
   attempt: number;
   s2: string;

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import type { ExpectedDate } from '../../data-samples/spec/cases.ts';
 
 /** The generated universe folder. */
 export const BUNDLED_DIR = fileURLToPath(new URL('../../data-samples/generated/', import.meta.url));
@@ -31,13 +32,5 @@ export interface BundledCases {
   }[];
 }
 
-/** One expected date of a row (cases.json `rows[].expected`). */
-export interface ExpectedDate {
-  year: number;
-  attempt: number;
-  s2: string;
-  datetime: string;
-  s1: string[];
-  s1Orbit: string;
-  dem: string[];
-}
+/** One expected date of a row (cases.json `rows[].expected`), as the generator writes it. */
+export type { ExpectedDate };
