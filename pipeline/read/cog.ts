@@ -123,6 +123,12 @@ export class Cog {
     }
   }
 
+  /** Byte range of internal tile (tx, ty) in the file (length 0: a sparse tile). */
+  tileByteRange(tx: number, ty: number): { offset: number; length: number } {
+    const index = ty * this.tilesAcross + tx;
+    return { offset: this.layout.offsets[index] ?? 0, length: this.layout.counts[index] ?? 0 };
+  }
+
   /** Size of the blob in bytes, once known. */
   get fileSize(): number | undefined {
     return this.reader.fileSize;

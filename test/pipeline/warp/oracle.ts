@@ -71,6 +71,22 @@ export async function gdalwarp(files: string[], grid: Grid, args: string[]): Pro
   }
 }
 
+/** The item ids and planted pixels of the bundled design (`cases.json`). */
+export interface DesignIds {
+  sentinel2: Record<string, { id: string; datetime: string }>;
+  sentinel1: Record<string, { id: string; epsg: number }>;
+  dem: { items: string[] };
+  planted: {
+    s1Nodata: { scene: string; pixel: [number, number]; target: [number, number]; chip: number };
+    demNan: { item: string; pixel: [number, number]; target: [number, number]; chip: number };
+  };
+}
+
+/** Reads the ids of `cases.json`. */
+export async function designIds(): Promise<DesignIds> {
+  return JSON.parse(await readFile(join(BUNDLED_DIR, 'cases.json'), 'utf8')) as DesignIds;
+}
+
 /** Index and values of the first pixel where `a` and `b` differ (NaN equals NaN), or undefined. */
 export function firstDifference(a: Float32Array, b: Float32Array): { i: number; a: number; b: number } | undefined {
   for (let i = 0; i < a.length; i++) {
