@@ -71,11 +71,28 @@ export class FieldCache {
 export async function warpInto(out: Float32Array, target: Grid, source: RasterSource, options: WarpOptions = {}): Promise<WarpResult> {
   const resampling = options.resampling ?? 'nearest';
   const st = source.grid.transform;
+  const tt = target.transform;
+  const inv = invertTransform(st);
+  const n = target.width * target.height;
+  const nodata = options.nodata === undefined ? source.nodata : options.nodata ?? undefined;
+  const read = async (win: Window): Promise<Sample> => {
+    const raster = await source.readWindow(win, { ...(options.signal ? { signal: options.signal } : {}), fill: nodata ?? Number.NaN });
+    return { data: raster.data, win, srcW: source.grid.width, srcH: source.grid.height, nodata: nodata ?? Number.NaN };
+  };
+  // Same CRS, no rotation, nearest: source column depends on the target column only, row on the row.
+  if (resampling === 'nearest' && source.grid.epsg === target.epsg && tt[2] === 0 && tt[4] === 0 && st[2] === 0 && st[4] === 0) {
+    const cols = new Int32Array(target.width);
+    const rows = new Int32Array(target.height);
+    // Same arithmetic as the general path (world x of the pixel centre, then the inverse transform).
+    for (let c = 0; c < target.width; c++) cols[c] = pixelIndex(inv[0] + (tt[0] + (c + 0.5) * tt[1]) * inv[1], source.grid.width);
+    for (let r = 0; r < target.height; r++) rows[r] = pixelIndex(inv[3] + (tt[3] + (r + 0.5) * tt[5]) * inv[5], source.grid.height);
+    const win = spanWindow(cols, rows);
+    if (!win) return { written: 0, sourceWindow: undefined };
+    return { written: nearestSeparable(out, cols, rows, await read(win)), sourceWindow: win };
+  }
   const pixelSize = Math.min(Math.hypot(st[1], st[4]), Math.hypot(st[2], st[5]));
   const fields = options.fields ?? new FieldCache(target);
   const field = fields.get(source.grid.epsg, (options.maxErrorPx ?? 0.125) * pixelSize);
-  const inv = invertTransform(st);
-  const n = target.width * target.height;
   // Source pixel coordinates (corner based) of every target pixel centre.
   const sx = new Float64Array(n);
   const sy = new Float64Array(n);
@@ -104,11 +121,48 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
   const c1 = Math.min(source.grid.width - 1, maxC + margin);
   const r1 = Math.min(source.grid.height - 1, maxR + margin);
   const win: Window = { col: c0, row: r0, width: c1 - c0 + 1, height: r1 - r0 + 1 };
-  const nodata = options.nodata === undefined ? source.nodata : options.nodata ?? undefined;
-  const raster = await source.readWindow(win, { ...(options.signal ? { signal: options.signal } : {}), fill: nodata ?? Number.NaN });
-  const sample: Sample = { data: raster.data, win, srcW: source.grid.width, srcH: source.grid.height, nodata: nodata ?? Number.NaN };
+  const sample = await read(win);
   const written = resampling === 'nearest' ? nearest(out, sx, sy, sample) : bilinear(out, sx, sy, sample);
   return { written, sourceWindow: win };
+}
+
+/** The source pixel index of continuous coordinate `p` (GDAL's floor(p + 1e-10)), or -1 outside [0, size). */
+function pixelIndex(p: number, size: number): number {
+  if (!(p >= 0)) return -1;
+  const i = Math.floor(p + 1e-10);
+  return i < size ? i : -1;
+}
+
+/** The window spanned by the valid (>= 0) column and row indices, if any. */
+function spanWindow(cols: Int32Array, rows: Int32Array): Window | undefined {
+  let c0 = Infinity, c1 = -Infinity, r0 = Infinity, r1 = -Infinity;
+  for (const c of cols) if (c >= 0) { c0 = Math.min(c0, c); c1 = Math.max(c1, c); }
+  for (const r of rows) if (r >= 0) { r0 = Math.min(r0, r); r1 = Math.max(r1, r); }
+  if (c0 > c1 || r0 > r1) return undefined;
+  return { col: c0, row: r0, width: c1 - c0 + 1, height: r1 - r0 + 1 };
+}
+
+function nearestSeparable(out: Float32Array, cols: Int32Array, rows: Int32Array, s: Sample): number {
+  const { data, win, nodata } = s;
+  const width = cols.length;
+  const local = new Int32Array(width);
+  for (let c = 0; c < width; c++) local[c] = cols[c]! < 0 ? -1 : cols[c]! - win.col;
+  let written = 0;
+  for (let r = 0; r < rows.length; r++) {
+    const sr = rows[r]!;
+    if (sr < 0) continue;
+    const base = (sr - win.row) * win.width;
+    const o = r * width;
+    for (let c = 0; c < width; c++) {
+      const lc = local[c]!;
+      if (lc < 0) continue;
+      const v = data[base + lc]!;
+      if (v === nodata || v !== v) continue;
+      out[o + c] = v;
+      written++;
+    }
+  }
+  return written;
 }
 
 /**

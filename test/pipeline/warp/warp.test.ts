@@ -28,7 +28,7 @@ test('same CRS: S2 10, 20 and 60 m bands and SCL onto the 10 m grid are bit-iden
   try {
     const b = await s2(s, 'B');
     for (const band of ['B02', 'B05', 'B01', 'SCL'] as const) {
-      const href = b.assets[band]?.href ?? b.item.assets[band]!.href;
+      const href = band === 'B01' ? b.item.assets.B01!.href : b.assets[band].href;
       const ours = await warpMosaic(ROW0, [await s.open(href)], { fill: 0 });
       assert.equal(firstDifference(ours, await gdalwarp([localFile(href)], ROW0, ['-r', 'near'])), undefined, band);
     }
@@ -76,18 +76,21 @@ function checkReachable(target: Grid, ours: Float32Array, sources: { cog: Cog; d
   let checked = 0;
   for (const { cog } of sources) assert.ok(cog.grid.epsg !== target.epsg);
   const fields = new Map<number, ReturnType<typeof coordField>>();
+  for (const { cog } of sources) if (!fields.has(cog.grid.epsg)) fields.set(cog.grid.epsg, coordField(target, cog.grid.epsg, { maxError: 0 }));
+  const invs = sources.map(({ cog }) => invertTransform(cog.grid.transform));
+  const offsets = [-0.25, 0, 0.25];
   for (let i = 0; i < ours.length; i++) {
     const v = ours[i]!;
     let ok = false;
     let anyEmpty = false;
-    for (const { cog, data } of sources) {
-      let f = fields.get(cog.grid.epsg);
-      if (!f) fields.set(cog.grid.epsg, (f = coordField(target, cog.grid.epsg, { maxError: 0 })));
-      const inv = invertTransform(cog.grid.transform);
+    for (let k = 0; k < sources.length; k++) {
+      const { cog, data } = sources[k]!;
+      const f = fields.get(cog.grid.epsg)!;
+      const inv = invs[k]!;
       const px = inv[0] + f.x[i]! * inv[1] + f.y[i]! * inv[2];
       const py = inv[3] + f.x[i]! * inv[4] + f.y[i]! * inv[5];
-      for (const dx of [-0.25, 0, 0.25]) {
-        for (const dy of [-0.25, 0, 0.25]) {
+      for (const dx of offsets) {
+        for (const dy of offsets) {
           const c = Math.floor(px + dx), r = Math.floor(py + dy);
           const inside = c >= 0 && r >= 0 && c < cog.grid.width && r < cog.grid.height;
           const s = inside ? data[r * cog.grid.width + c]! : Number.NaN;
@@ -104,7 +107,7 @@ function checkReachable(target: Grid, ours: Float32Array, sources: { cog: Cog; d
   return checked;
 }
 
-test('reprojected nearest (S1 from UTM 32, DEM from EPSG:4326 across 6 E): every pixel reachable within 0.25 source px; share identical to gdalwarp', async (t) => {
+test('reprojected nearest (S1 from UTM 32, DEM from EPSG:4326 across 6 E): every pixel of a chip row reachable within 0.25 source px; share identical to gdalwarp', async (t) => {
   const s = await serveBundled();
   try {
     const ids = await designIds();
@@ -115,7 +118,9 @@ test('reprojected nearest (S1 from UTM 32, DEM from EPSG:4326 across 6 E): every
       const cogs = await Promise.all(hrefs.map((h) => s.open(h)));
       const ours = await warpMosaic(ROW0, cogs, {});
       const sources = await Promise.all(cogs.map(async (cog) => ({ cog, data: (await cog.readWindow(fullWindow(cog.grid))).data })));
-      const checked = checkReachable(ROW0, ours, sources);
+      // The exact oracle on every pixel of the first chip row (both planted pixels, the zone and degree lines).
+      const band = subGrid(ROW0, { col: 0, row: 0, width: ROW0.width, height: 512 });
+      const checked = checkReachable(band, ours.subarray(0, band.width * band.height), sources);
       const gdal = compare(ours, await gdalwarp(hrefs.map(localFile), ROW0, ['-r', 'near', '-dstnodata', 'nan']));
       const exact = compare(ours, await gdalwarp(hrefs.map(localFile), ROW0, ['-r', 'near', '-dstnodata', 'nan', '-et', '0']));
       t.diagnostic(`${name}: ${checked} pixels reachable; identical to gdalwarp ${(100 * gdal.identical).toFixed(3)} %, to gdalwarp -et 0 ${(100 * exact.identical).toFixed(3)} %`);
