@@ -35,8 +35,14 @@ const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? dflt) : dflt;
 };
-const decoder = arg('decoder', 'zlib') as TileDecoder;
-const resampling = arg('resampling', 'nearest') as Resampling;
+const oneOf = <T extends string>(name: string, values: readonly T[]): T => {
+  const v = arg(name, values[0]!);
+  const found = values.find((x) => x === v);
+  if (!found) throw new Error(`--${name} must be one of ${values.join(', ')}`);
+  return found;
+};
+const decoder = oneOf<TileDecoder>('decoder', ['zlib', 'geotiff']);
+const resampling = oneOf<Resampling>('resampling', ['nearest', 'bilinear']);
 const cacheMb = Number(arg('cache-mb', '64'));
 
 const GRID: Grid = { epsg: 32631, transform: [720000, 10, 0, 5071000, 0, -10], width: 2580, height: 2100 };
