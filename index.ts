@@ -26,3 +26,16 @@ export type {
   ScenePlan, PlanMode, PlanStatus, PlannedDate, PlannedGrid, PlannedItem, PlannedScene, YearRecord, YearOutcome,
   AttemptRecord, AttemptOutcome, ByteEstimate,
 } from './pipeline/plan/plan-types.ts';
+// read + warp (issue 5)
+export {
+  fromStacAffine, toStacAffine, fullWindow, intersectWindows, invertTransform, pixelCentre, pixelToWorld, worldToPixel,
+  pointToArea, sameGrid, subGrid, windowBounds, gridBounds, windowOfBounds, type GeoTransform, type Grid, type Window, type Bounds,
+} from './core/grid.ts';
+export { Cog, type CogOptions, type CachedTile, type TileDecoder } from './pipeline/read/cog.ts';
+export { TileCache, type TileCacheStats } from './pipeline/read/tile-cache.ts';
+export { newReadStats, type ReadStats, type BlobAccess } from './pipeline/read/range-reader.ts';
+export { coalesceRanges, type ByteRange, type RangeGroup, type CoalesceOptions } from './pipeline/read/ranges.ts';
+export type { DType, Raster } from './pipeline/read/raster.ts';
+export { pointTransform, projDefinition, isSupportedEpsg, type PointTransform } from './pipeline/warp/proj.ts';
+export { coordField, type CoordField, type CoordFieldOptions } from './pipeline/warp/transformer.ts';
+export { warpInto, warpMosaic, mosaicOrder, FieldCache, type Resampling, type RasterSource, type WarpOptions, type WarpResult } from './pipeline/warp/warp.ts';

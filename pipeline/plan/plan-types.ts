@@ -3,6 +3,7 @@
  * printed, and read back by the chip stage). Every attempt is recorded with its outcome; expected outcomes
  * ("no S1 within window", an empty year, no data at all) are results here, never errors.
  */
+import type { Grid } from '../../core/grid.ts';
 
 /** `default`: Clay v0's data choices without its bugs. `clay-v0`: v0's behaviour, bugs included. */
 export type PlanMode = 'default' | 'clay-v0';
@@ -82,11 +83,10 @@ export interface PlannedScene extends PlannedItem {
 }
 
 /**
- * The output grid: the Sentinel-2 item's own 10 m grid. `transform` is GDAL's geotransform
+ * The output grid: the Sentinel-2 item's own 10 m grid, a `Grid` (core/grid.ts). `transform` is GDAL's geotransform
  * [x of the top-left pixel's corner, pixel width, 0, y of that corner, 0, -pixel height].
  */
-export interface PlannedGrid {
-  epsg: number;
+export interface PlannedGrid extends Grid {
   transform: [number, number, number, number, number, number];
   width: number;
   height: number;

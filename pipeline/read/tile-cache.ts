@@ -1,0 +1,106 @@
+/**
+ * A cache of decoded tiles bounded in bytes (least recently used out first), shared by every COG of a job
+ * so that the memory held by decoded pixels is one number, whatever the number of sources. Loads in flight
+ * are shared too: two chips asking for the same tile at once cause one read.
+ */
+
+/** Something with a size in bytes. */
+export interface Sized {
+  byteLength: number;
+}
+
+/** Counters of a cache. */
+export interface TileCacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  /** Bytes held now, and the most ever held. */
+  bytes: number;
+  peakBytes: number;
+}
+
+/** An LRU map of decoded tiles, bounded by the sum of their `byteLength`. */
+export class TileCache<V extends Sized> {
+  readonly maxBytes: number;
+  readonly stats: TileCacheStats = { hits: 0, misses: 0, evictions: 0, bytes: 0, peakBytes: 0 };
+  private readonly entries = new Map<string, V>();
+  private readonly inFlight = new Map<string, Promise<V>>();
+
+  /** `maxBytes`: the bound (default 64 MiB); 0 disables caching (in-flight sharing stays). */
+  constructor(maxBytes = 64 * 1024 * 1024) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** The cached value of `key` (marked most recently used), if any. */
+  get(key: string): V | undefined {
+    const v = this.entries.get(key);
+    if (v !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, v);
+    }
+    return v;
+  }
+
+  /** True when `key` is cached or loading (does not count as a use). */
+  has(key: string): boolean {
+    return this.entries.has(key) || this.inFlight.has(key);
+  }
+
+  /** Stores `value`, evicting the least recently used entries beyond the bound. */
+  set(key: string, value: V): void {
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.entries.delete(key);
+      this.stats.bytes -= old.byteLength;
+    }
+    if (value.byteLength > this.maxBytes) return;
+    this.entries.set(key, value);
+    this.stats.bytes += value.byteLength;
+    for (const [k, v] of this.entries) {
+      if (this.stats.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.stats.bytes -= v.byteLength;
+      this.stats.evictions++;
+    }
+    this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytes);
+  }
+
+  /** The value of `key`: cached, already loading, or loaded now by `load` (then cached). */
+  async getOrLoad(key: string, load: () => Promise<V>): Promise<V> {
+    const hit = this.get(key);
+    if (hit !== undefined) {
+      this.stats.hits++;
+      return hit;
+    }
+    const pending = this.inFlight.get(key);
+    if (pending) {
+      this.stats.hits++;
+      return pending;
+    }
+    this.stats.misses++;
+    const p = load().then(
+      (v) => {
+        this.inFlight.delete(key);
+        this.set(key, v);
+        return v;
+      },
+      (err: unknown) => {
+        this.inFlight.delete(key);
+        throw err;
+      },
+    );
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  /** Number of cached entries. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Drops every entry. */
+  clear(): void {
+    this.entries.clear();
+    this.stats.bytes = 0;
+  }
+}
