@@ -191,3 +191,32 @@ test('corrupt or truncated COGs are COG_CORRUPT naming the URL without its token
     await pc.close();
   }
 });
+
+test('reads go through the HTTP layer: injected 503s, 429s, resets and truncated bodies are retried, pixels unchanged', async () => {
+  const s = await serveBundled();
+  const real = new Uint8Array(await readFile(localFile((await hrefs(s)).b05)));
+  await s.close();
+  const blobs = { 'acct/cont/b05.tif': real };
+  const window = { col: 100, row: 200, width: 900, height: 700 };
+  const read = async (faults: Parameters<typeof startMiniPc>[0]['faults']) => {
+    const pc = await startMiniPc({ universe: universeOf([], blobs), ...(faults ? { faults } : {}) });
+    try {
+      const http = new HttpClient({ maxAttempts: 8, baseDelayMs: 1, maxDelayMs: 5 });
+      const cog = await Cog.open(`${pc.origin}/acct/cont/b05.tif`, { http, signer: new PcSigner({ http, sasApi: pc.sasApi }) });
+      const raster = await cog.readWindow(window);
+      return { bytes: bytesOf(raster), retries: http.stats.retries, reasons: http.stats.retryReasons };
+    } finally {
+      await pc.close();
+    }
+  };
+  const clean = await read(undefined);
+  assert.equal(clean.retries, 0);
+  const faulty = await read({ script: [
+    { service: 'blob', kind: '503', count: 2 },
+    { service: 'blob', kind: 'reset', count: 1 },
+    { service: 'blob', kind: 'truncate', count: 1 },
+    { service: 'blob', kind: '429', count: 1 },
+  ] });
+  assert.deepEqual(faulty.bytes, clean.bytes);
+  assert.equal(faulty.retries, 5, JSON.stringify(faulty.reasons));
+});
