@@ -4,6 +4,8 @@
  * are shared too: two chips asking for the same tile at once cause one read.
  */
 
+import { isClayError } from '../../core/errors.ts';
+
 /** Something with a size in bytes. */
 export interface Sized {
   byteLength: number;
@@ -75,7 +77,11 @@ export class TileCache<V extends Sized> {
     const pending = this.inFlight.get(key);
     if (pending) {
       this.stats.hits++;
-      return pending;
+      // Another caller's abort is not ours: when the shared load was aborted, load again with our own `load`.
+      return pending.catch((err: unknown) => {
+        if (isAbort(err)) return this.getOrLoad(key, load);
+        throw err;
+      });
     }
     this.stats.misses++;
     const p = load().then(
@@ -103,4 +109,8 @@ export class TileCache<V extends Sized> {
     this.entries.clear();
     this.stats.bytes = 0;
   }
+}
+
+function isAbort(err: unknown): boolean {
+  return isClayError(err, 'HTTP_ABORTED') || (err instanceof Error && err.name === 'AbortError');
 }

@@ -44,3 +44,25 @@ test('TileCache: bounded in bytes (LRU), loads in flight shared', async () => {
   await assert.rejects(cache.getOrLoad('x', () => Promise.reject(new Error('boom'))), /boom/);
   assert.ok(!cache.has('x'), 'a failed load is not cached');
 });
+
+test("TileCache: a caller sharing a load that another caller aborted loads again instead of failing", async () => {
+  const { ClayError } = await import('../../../core/errors.ts');
+  const cache = new TileCache<{ byteLength: number; id: string }>(1000);
+  const aborted = async (): Promise<{ byteLength: number; id: string }> => {
+    await new Promise((r) => setTimeout(r, 5));
+    throw new ClayError('HTTP_ABORTED', 'aborted by the first chip');
+  };
+  let ownLoads = 0;
+  const own = async () => { ownLoads++; return { byteLength: 10, id: 'mine' }; };
+  const first = cache.getOrLoad('t', aborted);
+  const second = cache.getOrLoad('t', own);
+  await assert.rejects(first, { code: 'HTTP_ABORTED' });
+  assert.deepEqual(await second, { byteLength: 10, id: 'mine' });
+  assert.equal(ownLoads, 1);
+  // Other failures are still shared, not retried.
+  const boom = cache.getOrLoad('u', async () => { await new Promise((r) => setTimeout(r, 5)); throw new Error('boom'); });
+  const joined = cache.getOrLoad('u', own);
+  await assert.rejects(boom, /boom/);
+  await assert.rejects(joined, /boom/);
+  assert.equal(ownLoads, 1);
+});
