@@ -1,15 +1,26 @@
 /**
- * Test helper: reads the Clay v0 golden set (`<repo>/../shared/golden/clay-tiny-64`), tensors exported from
+ * Test helper: reads the Clay v0 golden set (`shared/golden/clay-tiny-64`), tensors exported from
  * the original PyTorch model, and compares tensors against it.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'node:assert/strict';
 import type { ClayConfig } from '../../model/config.ts';
 import type { ClayBatch } from '../../model/inputs.ts';
 
-/** Folder of the golden set, beside the repository. */
-export const GOLDEN_DIR = fileURLToPath(new URL('../../../shared/golden/clay-tiny-64/', import.meta.url));
+/**
+ * Folder of the golden set: `CLAY_GOLDEN_DIR` when set, else `shared/golden/clay-tiny-64` beside the
+ * repository (`../shared`, where checkouts live) or inside it (`./shared`, where a copied tree carries it).
+ * Missing everywhere: the tests fail saying where they looked (never skip).
+ */
+export const GOLDEN_DIR = ((): string => {
+  const env = process.env.CLAY_GOLDEN_DIR;
+  if (env) return env.endsWith('/') ? env : `${env}/`;
+  const candidates = ['../../../shared/golden/clay-tiny-64/', '../../shared/golden/clay-tiny-64/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  const found = candidates.find((dir) => existsSync(`${dir}manifest.json`));
+  if (!found) throw new Error(`golden set not found: set CLAY_GOLDEN_DIR, or put it at ${candidates.join(' or ')}`);
+  return found;
+})();
 
 /** One manifest entry. */
 export interface GoldenEntry {
