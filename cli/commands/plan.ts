@@ -9,11 +9,11 @@ import pLimit from 'p-limit';
 import { writeFileAtomic } from '../../core/atomic-file.ts';
 import { ClayError } from '../../core/errors.ts';
 import { createProgress } from '../../core/progress.ts';
-import { readSampleFile } from '../../pipeline/sample-file.ts';
+import { readSampleFile, type SampleRow } from '../../pipeline/sample-file.ts';
 import { plan } from '../../pipeline/plan/plan.ts';
 import { probeSizes } from '../../pipeline/plan/probe-sizes.ts';
 import type { PlanMode, ScenePlan } from '../../pipeline/plan/plan-types.ts';
-import { createContext, type GlobalOptions } from '../context.ts';
+import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { formatTable } from '../table.ts';
 import { parseInteger } from '../parse.ts';
 import { resolveRow } from './search.ts';
@@ -86,13 +86,18 @@ export function formatPlanSummary(p: ScenePlan): string {
   return lines.join('\n');
 }
 
+/** Plans one row with the command's options (and probes file sizes with --probe). */
+async function planRow(ctx: Context, row: SampleRow, mode: PlanMode, options: PlanCommandOptions): Promise<ScenePlan> {
+  const planned = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
+  return options.probe ? probeSizes(planned, { http: ctx.http, signer: ctx.signer }) : planned;
+}
+
 /** Runs `clay plan`; resolves with the plan. */
 export async function runPlan(globals: GlobalOptions, options: PlanCommandOptions): Promise<ScenePlan> {
   const mode = parseCompat(options.compat);
   const ctx = createContext(globals);
   const row = await resolveRow({ sample: options.sample, index: options.index ?? defaultIndex(), ...(options.mgrs !== undefined ? { mgrs: options.mgrs } : {}) });
-  const planned = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
-  const result = options.probe ? await probeSizes(planned, { http: ctx.http, signer: ctx.signer }) : planned;
+  const result = await planRow(ctx, row, mode, options);
   const json = JSON.stringify(result, null, 2);
   if (options.out) await writeFileAtomic(options.out, `${json}\n`);
   ctx.out(ctx.json ? json : formatPlanSummary(result));
@@ -122,8 +127,7 @@ export async function runPlanRows(globals: GlobalOptions, options: PlanCommandOp
   const limit = pLimit(options.concurrency ?? 4);
   const sized = await Promise.all(indices.map((i) => limit(async (): Promise<RowSizing> => {
     const row = all[i]!;
-    const planned = await plan(row, { stac: ctx.stac, mode, logger: ctx.logger, ...(options.dates !== undefined ? { dates: options.dates } : {}) });
-    const p = options.probe ? await probeSizes(planned, { http: ctx.http, signer: ctx.signer }) : planned;
+    const p = await planRow(ctx, row, mode, options);
     if (options.out) await writeFileAtomic(join(options.out, `plan-${i}.json`), `${JSON.stringify(p, null, 2)}\n`);
     progress.tick(1, { mgrs: row.name });
     return {

@@ -3,6 +3,7 @@
  * alone (no COG is opened while planning).
  */
 import { boxCoverage } from '../../core/coverage.ts';
+import { fromStacAffine, gridBounds } from '../../core/grid.ts';
 import type { Bbox } from '../../core/geometry.ts';
 import { COLLECTIONS, S2_ASSETS, type DemItem, type S2Item } from '../../core/stac/pc-items.ts';
 import type { ByteEstimate, FileRead, PlannedDate, PlannedGrid } from './plan-types.ts';
@@ -13,18 +14,11 @@ import type { S1Selection } from './select-s1.ts';
  * and `proj:shape` ([rows, cols]), as a GDAL geotransform.
  */
 export function plannedGrid(s2: S2Item): PlannedGrid {
-  const { transform: t, shape } = s2.assets.B02;
-  const [a, b, c, d, e, f] = t;
-  const [height, width] = shape;
-  const xs = [c, c + a * width, c + b * height, c + a * width + b * height];
-  const ys = [f, f + d * width, f + e * height, f + d * width + e * height];
-  return {
-    epsg: s2.epsg,
-    transform: [c, a, b, f, d, e],
-    width,
-    height,
-    bounds: [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)],
-  };
+  const [height, width] = s2.assets.B02.shape;
+  const [x0, xres, rotx, y0, roty, yres] = fromStacAffine(s2.assets.B02.transform);
+  const grid = { epsg: s2.epsg, transform: [x0, xres, rotx, y0, roty, yres] as PlannedGrid['transform'], width, height };
+  const b = gridBounds(grid);
+  return { ...grid, bounds: [b.minX, b.minY, b.maxX, b.maxY] };
 }
 
 /** Full `size` chips from the top-left, row-major (10980 px -> 21 x 21 = 441). */
