@@ -1,0 +1,50 @@
+/**
+ * Where outputs go: a local folder or an `s3://bucket/prefix`, behind one small interface, so the chip
+ * stage writes, checks and lists the same way in both. Keys are relative, '/'-separated, never start with
+ * '/', never contain '..' segments. Writes are atomic: a key exists whole or not at all (local: a
+ * temporary sibling renamed into place; S3: one PUT). Failures are `ClayError('IO')` naming the location.
+ */
+
+/** A stored object. */
+export interface StoreEntry {
+  /** Key relative to the store's root. */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+}
+
+/** Options every store call takes. */
+export interface StoreCallOptions {
+  signal?: AbortSignal;
+}
+
+/** A local folder or an S3 prefix. */
+export interface ObjectStore {
+  /** `file` for a local folder, `s3` for an S3 prefix. */
+  readonly kind: 'file' | 's3';
+  /** The root: an absolute path, or `s3://bucket/prefix` (no trailing slash). */
+  readonly root: string;
+  /** The displayable location of `key`: a path, or an `s3://` URL. */
+  url(key: string): string;
+  /**
+   * Writes `body` at `key` atomically (creating folders as needed) and resolves with the bytes written.
+   * A reader never sees a partial object under `key`.
+   */
+  put(key: string, body: Uint8Array | readonly Uint8Array[], options?: StoreCallOptions & { contentType?: string }): Promise<number>;
+  /** The bytes at `key`, or `undefined` when there is no such key. */
+  get(key: string, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
+  /** Whether `key` exists. */
+  exists(key: string, options?: StoreCallOptions): Promise<boolean>;
+  /**
+   * Every object under `prefix` (a folder ending in '/', or '' for the whole store), recursively, in key
+   * order. Temporary files of interrupted local writes are not listed.
+   */
+  list(prefix: string, options?: StoreCallOptions): AsyncIterable<StoreEntry>;
+  /** Removes `key` if present. */
+  remove(key: string, options?: StoreCallOptions): Promise<void>;
+  /**
+   * Removes every object under `prefix` (a folder ending in '/'), including local temporary files left
+   * by interrupted writes; resolves with the number of objects removed.
+   */
+  removePrefix(prefix: string, options?: StoreCallOptions): Promise<number>;
+}
