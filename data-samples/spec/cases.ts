@@ -4,6 +4,7 @@
  */
 import type { BBox, Grid } from './geometry.ts';
 import { geoTransform } from './geometry.ts';
+import { fromUtm, toUtm, zoneOf } from './utm.ts';
 import type { PlantedNan } from './dem.ts';
 import type { PlantedNodata, S1Result } from './sentinel1.ts';
 import { CLOUDY_SCL } from './sentinel2.ts';
@@ -47,6 +48,43 @@ function chipOf(g: Grid, [c, r]: [number, number]): number {
   return Math.floor(r / CHIP) * Math.floor(g.width / CHIP) + Math.floor(c / CHIP) + 1;
 }
 
+/**
+ * Chips of `g` with a target pixel that no scene covers: a pixel is covered when the scene pixel holding
+ * its centre (nearest neighbour) has data in some scene. Same-zone scenes are checked with grid
+ * arithmetic, others through the generator's own UTM formulas (independent of proj4).
+ */
+function s1Holes(g: Grid, scenes: readonly S1Result[]): Set<number> {
+  const holes = new Set<number>();
+  const cols = Math.floor(g.width / CHIP);
+  const rows = Math.floor(g.height / CHIP);
+  const covered = (s: S1Result, x: number, y: number): boolean => {
+    const c = Math.floor((x - s.grid.x0) / s.grid.res);
+    const r = Math.floor((s.grid.y0 - y) / s.grid.res);
+    return c >= 0 && r >= 0 && c < s.grid.width && r < s.grid.height && s.mask[r * s.grid.width + c] === 1;
+  };
+  for (let chip = 0; chip < cols * rows; chip++) {
+    const c0 = (chip % cols) * CHIP;
+    const r0 = Math.floor(chip / cols) * CHIP;
+    scan: for (let j = r0; j < r0 + CHIP; j++) {
+      for (let i = c0; i < c0 + CHIP; i++) {
+        const x = g.x0 + (i + 0.5) * g.res;
+        const y = g.y0 - (j + 0.5) * g.res;
+        const ok = scenes.some((s) => {
+          if (s.grid.epsg === g.epsg) return covered(s, x, y);
+          const [lon, lat] = fromUtm(x, y, zoneOf(g.epsg));
+          const [sx, sy] = toUtm(lon, lat, zoneOf(s.grid.epsg));
+          return covered(s, sx, sy);
+        });
+        if (!ok) {
+          holes.add(chip + 1);
+          break scan;
+        }
+      }
+    }
+  }
+  return holes;
+}
+
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`cases: missing ${what}`);
   return v;
@@ -70,11 +108,12 @@ export function buildCases(x: CasesInput): Record<string, unknown> {
   const row0Compat = [date('B', 2021, 1, ['D1', 'D2', 'D3'], 'descending', both), row0Default[1], row0Default[2]];
   const row2Default = [date('R2_19', 2019, 19, ['R2S19'], 'descending', [need(dem5, 'dem')]), date('R2_2020', 2020, 0, ['R2S20'], 'ascending', [need(dem5, 'dem')])];
 
-  const chips = (key: string, g: Grid, s1Nan: boolean): unknown[] =>
-    need(x.s2.get(key), key).chips.map((c) => {
+  const chips = (key: string, g: Grid, s1Nan: boolean, s1Keys: readonly string[]): unknown[] => {
+    const holes = s1Holes(g, s1Keys.map((k) => need(x.s1.get(k), `S1 ${k}`)));
+    return need(x.s2.get(key), key).chips.map((c) => {
       const reasons: string[] = [];
       if (c.b02Zeros > 0) reasons.push('b02_nodata');
-      if (s1Nan && c.chip === s1Chip) reasons.push('s1_nodata');
+      if ((s1Nan && c.chip === s1Chip) || holes.has(c.chip)) reasons.push('s1_nodata');
       if (g === row0 && c.chip === demChip) reasons.push('dem_nodata');
       if (c.cloudyPixels >= CLOUD_THRESHOLD * CHIP_PIXELS) reasons.push('cloud');
       const cols = Math.floor(g.width / CHIP);
@@ -88,7 +127,9 @@ export function buildCases(x: CasesInput): Record<string, unknown> {
         reasons,
       };
     });
-  const row0Chips = { B: chips('B', row0, true), P2017: chips('P2017', row0, false), BL2022: chips('BL2022', row0, false) };
+  };
+  // The scenes of each date in default mode (compat adds D3 to B, which D1 + D2 already cover).
+  const row0Chips = { B: chips('B', row0, true, ['D1', 'D2']), P2017: chips('P2017', row0, false, ['S2017']), BL2022: chips('BL2022', row0, false, ['S2022']) };
   const kept = (list: unknown[]): number => list.filter((c) => (c as { kept: boolean }).kept).length;
   const row0Kept = kept(row0Chips.B) + kept(row0Chips.P2017) + kept(row0Chips.BL2022);
   const s2Items = Object.fromEntries(
@@ -140,7 +181,7 @@ export function buildCases(x: CasesInput): Record<string, unknown> {
           2020: { candidates: [id2('R2_2020')] },
         },
         expected: { default: row2Default, compat: [row2Default[1]] },
-        chips: { [id2('R2_19')]: chips('R2_19', row2, false), [id2('R2_2020')]: chips('R2_2020', row2, false) },
+        chips: { [id2('R2_19')]: chips('R2_19', row2, false, ['R2S19']), [id2('R2_2020')]: chips('R2_2020', row2, false, ['R2S20']) },
       },
     ],
     sentinel2: s2Items,

@@ -34,6 +34,8 @@ export interface S1Result {
   id: string;
   item: Record<string, unknown>;
   grid: Grid;
+  /** 1 where the scene has data (pixel centre inside its footprint), 0 where it is nodata. */
+  mask: Uint8Array;
   planted?: PlantedNodata;
 }
 
@@ -69,7 +71,7 @@ function plantPoint(target: Grid, near: [number, number], g: Grid): { pixel: [nu
   return best;
 }
 
-function rasters(s: S1Spec, index: number, g: Grid, ring: Array<[number, number]>): { vv: Float32Array; vh: Float32Array } {
+function rasters(s: S1Spec, index: number, g: Grid, ring: Array<[number, number]>): { vv: Float32Array; vh: Float32Array; mask: Uint8Array } {
   const mask = rasterizeRing(g, ring);
   const cls = classMap(g, 100 + index);
   const n = g.width * g.height;
@@ -86,7 +88,7 @@ function rasters(s: S1Spec, index: number, g: Grid, ring: Array<[number, number]
       vh[p] = (Math.round(base / 4) + (t % 31)) / 1024;
     }
   }
-  return { vv, vh };
+  return { vv, vh, mask };
 }
 
 /**
@@ -105,7 +107,7 @@ export async function makeS1Scene(
   const llRing = rectRing(lonLat);
   const utmRing = lonLatRingToUtm(densify(llRing, 16), s.epsg);
   const g = sceneGrid(s, utmRing);
-  const { vv, vh } = rasters(s, index, g, utmRing);
+  const { vv, vh, mask } = rasters(s, index, g, utmRing);
   let planted: PlantedNodata | undefined;
   if (plant !== undefined) {
     const p = plantPoint(plant.target, plant.near, g);
@@ -171,5 +173,5 @@ export async function makeS1Scene(
     links: itemLinks('sentinel-1-rtc', id),
     stac_extensions: [EXTENSIONS.sar, EXTENSIONS.sat, EXTENSIONS.proj, EXTENSIONS.raster],
   };
-  return { spec: s, id, item, grid: g, ...(planted === undefined ? {} : { planted }) };
+  return { spec: s, id, item, grid: g, mask, ...(planted === undefined ? {} : { planted }) };
 }

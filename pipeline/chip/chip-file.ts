@@ -1,0 +1,74 @@
+/**
+ * Chip files: names and places as Clay v0 (`scripts/tile.py`: VERSION "02",
+ * `{version}/{mgrs}/{YYYY-MM-DD}/claytile_{mgrs}_{YYYYMMDD}_v02_{NNNN}.tif`), and the GeoTIFF encoding:
+ * 13 float32 bands, pixel-interleaved, 512 x 1 strips, DEFLATE without predictor (what rioxarray's
+ * `to_raster(compress="deflate")` wrote), CRS + geotransform of the chip window, band descriptions,
+ * colour interpretation, `date=YYYY-MM-DD`, `AREA_OR_POINT=Area` (GTRasterTypeGeoKey = PixelIsArea).
+ */
+import type { Grid } from '../../core/grid.ts';
+import { encodeTiffAsync, type Predictor, type TiffOptions } from '../write/tiff-writer.ts';
+import { CHIP_BANDS } from './bands.ts';
+
+/** Clay v0's dataset version, the first folder of the layout and the `_v02_` of the names. */
+export const CHIP_VERSION = '02';
+
+/** Where the chips of one (mgrs, date) unit live, relative to the output root, ending in '/'. */
+export function unitPrefix(mgrs: string, date: string, version = CHIP_VERSION): string {
+  return `${version}/${mgrs}/${date}/`;
+}
+
+/** The file name of chip `chip` (1-based position, kept or not) of a unit. */
+export function chipFileName(mgrs: string, date: string, chip: number, version = CHIP_VERSION): string {
+  return `claytile_${mgrs}_${date.replaceAll('-', '')}_v${version}_${String(chip).padStart(4, '0')}.tif`;
+}
+
+/**
+ * How chips are georeferenced: `true` is the chip window's own corner; `clay-v0` reproduces v0's
+ * half-pixel bug (stackstac labels pixels by their top-left corner, rioxarray reads labels as centres), so
+ * the corner lands half a pixel west and north: (x - 5 m, y + 5 m) at 10 m.
+ */
+export type Georeferencing = 'true' | 'clay-v0';
+
+/** Encoding choices of chip files. */
+export interface ChipEncoding {
+  /** zlib level 1..9 (default 6, GDAL's and so Clay v0's). */
+  level: number;
+  /** `none` (v0's) or `float` (the floating-point predictor: smaller files, same pixels). */
+  predictor: Extract<Predictor, 'none' | 'float'>;
+  georeferencing: Georeferencing;
+}
+
+/** Defaults: Clay v0's encoding with true georeferencing. */
+export const DEFAULT_ENCODING: ChipEncoding = { level: 6, predictor: 'none', georeferencing: 'true' };
+
+/** The geotransform written for a chip on `grid`. */
+export function chipTransform(grid: Grid, georeferencing: Georeferencing): Grid['transform'] {
+  const [x0, dx, rx, y0, ry, dy] = grid.transform;
+  if (georeferencing === 'true') return [x0, dx, rx, y0, ry, dy];
+  return [x0 - 0.5 * dx - 0.5 * rx, dx, rx, y0 - 0.5 * ry - 0.5 * dy, ry, dy];
+}
+
+/** TIFF options of a chip on `grid` dated `date` (YYYY-MM-DD). */
+export function chipTiffOptions(grid: Grid, date: string, encoding: ChipEncoding): TiffOptions {
+  return {
+    layout: { kind: 'strips', rowsPerStrip: 1 },
+    compression: 'deflate',
+    level: encoding.level,
+    predictor: encoding.predictor,
+    geo: { epsg: grid.epsg, transform: chipTransform(grid, encoding.georeferencing), rasterType: 'area' },
+    metadata: { date },
+    bands: CHIP_BANDS.map((b) => ({ description: b.name, colorInterp: b.colorInterp })),
+  };
+}
+
+/**
+ * Encodes a chip: `planes` holds the 13 bands one after the other (band-sequential, width x height each).
+ * DEFLATE runs on libuv's thread pool. Returns the file as chunks in file order.
+ */
+export async function encodeChip(planes: Float32Array, grid: Grid, date: string, encoding: ChipEncoding, options: { signal?: AbortSignal; concurrency?: number } = {}): Promise<Uint8Array[]> {
+  return encodeTiffAsync(
+    { width: grid.width, height: grid.height, samples: CHIP_BANDS.length, raster: { dtype: 'float32', data: planes }, interleave: 'band' },
+    chipTiffOptions(grid, date, encoding),
+    { concurrency: options.concurrency ?? 4, ...(options.signal ? { signal: options.signal } : {}) },
+  );
+}

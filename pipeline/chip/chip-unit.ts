@@ -1,0 +1,183 @@
+/**
+ * One unit of work: the chips of one MGRS tile on one planned date. Stacks each 512 x 512 window
+ * (row-major from the top-left, full chips only), applies Clay v0's filter, encodes and stores the kept
+ * chips (each one atomic PUT or rename), then the unit's chip index, then the manifest, last. A few chips
+ * are in flight at once (reads and warps of one overlap the DEFLATE of another on libuv's pool), so memory
+ * is bounded by `inflight` chips, never by the tile.
+ */
+import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
+import { ClayError, isClayError } from '../../core/errors.ts';
+import { subGrid, windowBounds, type Grid, type Window } from '../../core/grid.ts';
+import type { Logger } from '../../core/log.ts';
+import type { ObjectStore } from '../../core/store/store.ts';
+import type { PlanMode, PlannedDate } from '../plan/plan-types.ts';
+import { pointTransform } from '../warp/proj.ts';
+import type { Resampling } from '../warp/warp.ts';
+import { BAND_INDEX, hasBoaOffset } from './bands.ts';
+import { CHIP_VERSION, chipFileName, encodeChip, unitPrefix, type ChipEncoding } from './chip-file.ts';
+import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } from './manifest.ts';
+import { assessChip, type RejectReason } from './quality.ts';
+import { harmonizeStack, openChipSources, plane, stackChip, type SourceAccess } from './stack.ts';
+
+/** Options of a unit. */
+export interface UnitOptions {
+  store: ObjectStore;
+  access: Omit<SourceAccess, 'signal'>;
+  mode: PlanMode;
+  encoding: ChipEncoding;
+  resampling: Resampling;
+  harmonize: boolean;
+  /** Dataset version folder (default `02`). */
+  version?: string;
+  /** Chips in flight at once (default 2). */
+  inflight?: number;
+  /** Writes extra files for a kept chip (previews); returns their records. */
+  extras?: (chip: { key: string; planes: Float32Array; grid: Grid }) => Promise<FileRecord | undefined>;
+  /** Writes the unit's chip index from its records; returns the file record. */
+  writeIndex?: (manifest: Omit<UnitManifest, 'run' | 'indexFile'>) => Promise<FileRecord>;
+  onChip?: (record: ChipRecord) => void;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** The windows of a planned date's chips, numbered 1.. row-major. */
+export function chipWindows(date: PlannedDate): { chip: number; window: Window }[] {
+  const { size, columns, rows } = date.chips;
+  const out: { chip: number; window: Window }[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < columns; c++) out.push({ chip: out.length + 1, window: { col: c * size, row: r * size, width: size, height: size } });
+  }
+  return out;
+}
+
+function footprintOf(grid: Grid, window: Window): { bounds: ChipRecord['bounds']; footprint: ChipRecord['footprint'] } {
+  const b = windowBounds(grid, window);
+  const t = pointTransform(grid.epsg, 4326);
+  const p: [number, number] = [0, 0];
+  const ll = (x: number, y: number): [number, number] => {
+    t.apply(x, y, p);
+    return [Math.round(p[0] * 1e9) / 1e9, Math.round(p[1] * 1e9) / 1e9];
+  };
+  const ring = [ll(b.minX, b.maxY), ll(b.maxX, b.maxY), ll(b.maxX, b.minY), ll(b.minX, b.minY)];
+  return { bounds: [b.minX, b.minY, b.maxX, b.maxY], footprint: [...ring, ring[0]!] };
+}
+
+/** sha256 of chunks, hex. */
+export function sha256(chunks: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const c of chunks) h.update(c);
+  return h.digest('hex');
+}
+
+/** Makes the chips of `date` for sample row `index` and writes its manifest last. */
+export async function chipUnit(mgrs: string, index: number, date: PlannedDate, options: UnitOptions): Promise<UnitManifest> {
+  const started = Date.now();
+  const version = options.version ?? CHIP_VERSION;
+  const prefix = unitPrefix(mgrs, date.date, version);
+  const { store } = options;
+  const stats = options.access.stats;
+  const read0 = { bytes: stats.bytesRead, requests: stats.requests };
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const signal = controller.signal;
+  const harmonized = options.harmonize && hasBoaOffset(date.s2.processingBaseline);
+  const encoding: ChipEncoding = { ...options.encoding, georeferencing: options.mode === 'clay-v0' ? 'clay-v0' : options.encoding.georeferencing };
+  const times = { stackMs: 0, encodeMs: 0, storeMs: 0 };
+  try {
+    const sources = await openChipSources(date, { ...options.access, signal });
+    const grid: Grid = { epsg: date.grid.epsg, transform: date.grid.transform, width: date.grid.width, height: date.grid.height };
+    const limit = pLimit(Math.max(1, options.inflight ?? 2));
+    const one = async ({ chip, window }: { chip: number; window: Window }): Promise<ChipRecord> => {
+      signal.throwIfAborted();
+      const t0 = performance.now();
+      const chipGrid = subGrid(grid, window);
+      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, signal });
+      const q = assessChip({ b02: plane(stack, BAND_INDEX.B02!), vh: plane(stack, BAND_INDEX.vh!), vv: plane(stack, BAND_INDEX.vv!), dem: plane(stack, BAND_INDEX.dem!), scl: stack.scl });
+      const t1 = performance.now();
+      times.stackMs += t1 - t0;
+      const record: ChipRecord = { chip, window, ...footprintOf(grid, window), kept: q.kept, reasons: q.reasons, cloudyPixels: q.cloudyPixels, cloudShare: q.cloudShare, sclShares: q.sclShares, nodataShares: q.nodataShares };
+      if (q.kept) {
+        if (harmonized) harmonizeStack(stack);
+        const chunks = await encodeChip(stack.planes, chipGrid, date.date, encoding, { signal });
+        const t2 = performance.now();
+        times.encodeMs += t2 - t1;
+        const key = prefix + chipFileName(mgrs, date.date, chip, version);
+        const bytes = await store.put(key, chunks, { contentType: 'image/tiff; application=geotiff', signal });
+        record.file = { key, bytes, sha256: sha256(chunks) };
+        const preview = await options.extras?.({ key, planes: stack.planes, grid: chipGrid });
+        if (preview) record.preview = preview;
+        times.storeMs += performance.now() - t2;
+      }
+      options.onChip?.(record);
+      return record;
+    };
+    // Queued chips start with `throwIfAborted`, so after a failure they end at once.
+    const chips = await settleAll(chipWindows(date).map((w) => limit(() => one(w))), () => controller.abort(new ClayError('INTERNAL', 'a sibling chip failed')));
+    const rejected: Record<RejectReason, number> = { cloud: 0, b02_nodata: 0, s1_nodata: 0, dem_nodata: 0 };
+    for (const c of chips) for (const r of c.reasons) rejected[r] += 1;
+    const { estimate: _estimate, ...planned } = date;
+    const body: Omit<UnitManifest, 'run' | 'indexFile'> = {
+      manifestVersion: 1,
+      version,
+      mgrs,
+      date: date.date,
+      index,
+      settings: { mode: options.mode, resampling: options.resampling, harmonize: options.harmonize, harmonized, encoding, previews: options.extras !== undefined, chipSize: date.chips.size },
+      plan: planned,
+      chips,
+      totals: {
+        candidates: chips.length,
+        kept: chips.filter((c) => c.kept).length,
+        rejected,
+        bytesWritten: chips.reduce((n, c) => n + (c.file?.bytes ?? 0) + (c.preview?.bytes ?? 0), 0),
+      },
+    };
+    const indexFile = await options.writeIndex?.(body);
+    if (indexFile) body.totals.bytesWritten += indexFile.bytes;
+    const manifest: UnitManifest = {
+      ...body,
+      ...(indexFile ? { indexFile } : {}),
+      run: {
+        startedAt: new Date(started).toISOString(),
+        finishedAt: new Date().toISOString(),
+        ms: Date.now() - started,
+        stackMs: Math.round(times.stackMs),
+        encodeMs: Math.round(times.encodeMs),
+        storeMs: Math.round(times.storeMs),
+        bytesRead: stats.bytesRead - read0.bytes,
+        requests: stats.requests - read0.requests,
+        tool: 'clay-pipeline',
+      },
+    };
+    signal.throwIfAborted();
+    await store.put(prefix + MANIFEST_NAME, [new TextEncoder().encode(JSON.stringify(manifest, null, 1) + '\n')], { contentType: 'application/json', signal });
+    return manifest;
+  } catch (err) {
+    if (options.signal?.aborted && !isClayError(err)) throw new ClayError('HTTP_ABORTED', `unit ${prefix} aborted`, { input: prefix, cause: options.signal.reason });
+    throw err;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Awaits every promise; on the first failure calls `onFailure` (to stop the others) and, once all have
+ * settled (so nothing still writes), rethrows that first failure.
+ */
+async function settleAll<T>(promises: readonly Promise<T>[], onFailure: () => void): Promise<T[]> {
+  let first: { err: unknown } | undefined;
+  const guarded = promises.map((p) =>
+    p.catch((err: unknown) => {
+      if (!first) {
+        first = { err };
+        onFailure();
+      }
+      return undefined;
+    }),
+  );
+  const results = await Promise.all(guarded);
+  if (first) throw first.err;
+  return results as T[];
+}

@@ -1,0 +1,137 @@
+/**
+ * Stacking: the 13 chip bands and SCL of one chip window, read from the planned date's COGs and warped
+ * onto the chip's piece of the Sentinel-2 10 m grid. Per chip only the source windows it covers are read
+ * (through the shared tile cache), so memory follows the chips in flight, never the tile.
+ */
+import type { LimitFunction } from 'p-limit';
+import { ClayError } from '../../core/errors.ts';
+import type { Grid } from '../../core/grid.ts';
+import type { HttpClient } from '../../core/http.ts';
+import type { PcSigner } from '../../core/stac/pc-signer.ts';
+import type { PlannedDate } from '../plan/plan-types.ts';
+import { Cog, type CachedTile, type TileDecoder } from '../read/cog.ts';
+import type { ReadStats } from '../read/range-reader.ts';
+import type { TileCache } from '../read/tile-cache.ts';
+import { FieldCache, warpInto, type RasterSource, type Resampling } from '../warp/warp.ts';
+import { BOA_OFFSET, CHIP_BANDS, SCL_BAND, type BandSpec } from './bands.ts';
+
+/** PC's Sentinel-1 RTC nodata (`raster:bands[0].nodata`), used when a file does not declare one. */
+const S1_NODATA = -32768;
+
+/** The opened sources of one band: COGs in mosaic order (bottom first). */
+export interface BandSources {
+  band: BandSpec;
+  sources: RasterSource[];
+}
+
+/** Everything a chip of one planned date reads. */
+export interface ChipSources {
+  /** The 13 chip bands, in file order. */
+  bands: BandSources[];
+  scl: BandSources;
+}
+
+/** How COGs are reached and cached. */
+export interface SourceAccess {
+  http: HttpClient;
+  signer?: PcSigner;
+  cache: TileCache<CachedTile>;
+  limit: LimitFunction;
+  stats: ReadStats;
+  decoder?: TileDecoder;
+  signal?: AbortSignal;
+}
+
+/** A source with the nodata value to honour (the file's, or PC's documented one). */
+function withNodata(cog: Cog, nodata: number | undefined): RasterSource {
+  if (nodata === undefined || cog.nodata !== undefined) return cog;
+  return { grid: cog.grid, nodata, url: cog.url, readWindow: (w, o) => cog.readWindow(w, o) };
+}
+
+/** Opens every COG of a planned date (headers only; pixels are read per chip). */
+export async function openChipSources(date: PlannedDate, access: SourceAccess): Promise<ChipSources> {
+  const open = (href: string, collection: string): Promise<Cog> =>
+    Cog.open(href, {
+      http: access.http,
+      ...(access.signer ? { signer: access.signer } : {}),
+      collection,
+      cache: access.cache,
+      limit: access.limit,
+      stats: access.stats,
+      ...(access.decoder ? { decoder: access.decoder } : {}),
+      ...(access.signal ? { signal: access.signal } : {}),
+    });
+  const hrefOf = (hrefs: Record<string, string>, keys: readonly string[], id: string): string => {
+    for (const k of keys) if (hrefs[k] !== undefined) return hrefs[k];
+    throw new ClayError('STAC_INVALID', `item ${id} has none of the assets ${keys.join(', ')}`, { input: id });
+  };
+  const sourcesOf = async (band: BandSpec): Promise<BandSources> => {
+    const src = band.source;
+    if (src.kind === 's2') return { band, sources: [await open(hrefOf(date.s2.hrefs, [src.asset], date.s2.id), date.s2.collection)] };
+    if (src.kind === 's1') {
+      const keys = src.pol === 'co' ? ['vv', 'hh'] : ['vh', 'hv'];
+      const cogs = await Promise.all(date.s1.scenes.map((s) => open(hrefOf(s.hrefs, keys, s.id), s.collection)));
+      return { band, sources: cogs.map((c) => withNodata(c, S1_NODATA)) };
+    }
+    return { band, sources: await Promise.all(date.dem.map((d) => open(hrefOf(d.hrefs, ['data'], d.id), d.collection))) };
+  };
+  const [scl, ...bands] = await Promise.all([SCL_BAND, ...CHIP_BANDS].map(sourcesOf));
+  return { bands, scl: scl! };
+}
+
+/** Options of a stack. */
+export interface StackOptions {
+  /** For the continuous bands; SCL is always nearest. Default nearest (Clay v0's, through stackstac). */
+  resampling?: Resampling;
+  /** Remove the +1000 offset of processing baseline >= 04.00 (values below 1000 become 0). */
+  harmonize?: boolean;
+  signal?: AbortSignal;
+}
+
+/** One stacked chip: the 13 bands band-sequential in `planes`, and SCL. */
+export interface ChipStack {
+  grid: Grid;
+  planes: Float32Array;
+  scl: Float32Array;
+}
+
+/** A view of band `i` of a stack. */
+export function plane(stack: ChipStack, i: number): Float32Array {
+  const n = stack.grid.width * stack.grid.height;
+  return stack.planes.subarray(i * n, (i + 1) * n);
+}
+
+async function warpBand(out: Float32Array, grid: Grid, b: BandSources, fields: FieldCache, options: StackOptions): Promise<void> {
+  if (b.band.fill !== 0) out.fill(b.band.fill);
+  const resampling = b.band.categorical ? 'nearest' : (options.resampling ?? 'nearest');
+  for (const source of b.sources) {
+    await warpInto(out, grid, source, { resampling, fields, ...(options.signal ? { signal: options.signal } : {}) });
+  }
+}
+
+/** Reads and warps the 13 bands and SCL of the chip on `grid` (a window of the planned grid). */
+export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}): Promise<ChipStack> {
+  const n = grid.width * grid.height;
+  const stack: ChipStack = { grid, planes: new Float32Array(n * sources.bands.length), scl: new Float32Array(n) };
+  const fields = new FieldCache(grid);
+  await Promise.all([
+    warpBand(stack.scl, grid, sources.scl, fields, options),
+    ...sources.bands.map((b, i) => warpBand(plane(stack, i), grid, b, fields, options)),
+  ]);
+  return stack;
+}
+
+/**
+ * Removes the +1000 offset from the S2 reflectance planes in place (`clip(1000) - 1000`, the Planetary
+ * Computer's harmonisation): call after the filter, which looks at raw values (B02 == 0 is nodata).
+ */
+export function harmonizeStack(stack: ChipStack): void {
+  CHIP_BANDS.forEach((b, i) => {
+    if (b.source.kind !== 's2') return;
+    const p = plane(stack, i);
+    for (let k = 0; k < p.length; k++) {
+      const v = p[k]!;
+      p[k] = v > BOA_OFFSET ? v - BOA_OFFSET : 0;
+    }
+  });
+}

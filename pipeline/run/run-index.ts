@@ -1,0 +1,162 @@
+/**
+ * The main job (`clay run`): for one sample row, plan the dates, then make each (mgrs, date) unit's
+ * chips. A unit whose manifest exists is complete and skipped (unless `force`); any other unit is redone
+ * from scratch (its folder is cleared first), so a job killed at any moment can simply be run again.
+ */
+import pLimit from 'p-limit';
+import type { HttpClient } from '../../core/http.ts';
+import { silentLogger, type Logger } from '../../core/log.ts';
+import type { ObjectStore } from '../../core/store/store.ts';
+import type { PcSigner } from '../../core/stac/pc-signer.ts';
+import type { StacClient } from '../../core/stac/stac-client.ts';
+import { CHIP_VERSION, DEFAULT_ENCODING, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
+import { chipUnit, type UnitOptions } from '../chip/chip-unit.ts';
+import { MANIFEST_NAME, parseManifest, type ChipRecord, type FileRecord, type UnitManifest } from '../chip/manifest.ts';
+import type { RejectReason } from '../chip/quality.ts';
+import { plan } from '../plan/plan.ts';
+import type { PlanMode, ScenePlan } from '../plan/plan-types.ts';
+import type { CachedTile, TileDecoder } from '../read/cog.ts';
+import { newReadStats, type ReadStats } from '../read/range-reader.ts';
+import { TileCache } from '../read/tile-cache.ts';
+import type { SampleRow } from '../sample-file.ts';
+import type { Resampling } from '../warp/warp.ts';
+
+/** Options of the main job. */
+export interface RunOptions {
+  stac: StacClient;
+  http: HttpClient;
+  signer?: PcSigner;
+  store: ObjectStore;
+  /** `clay-v0`: v0's selection and its half-pixel georeferencing (`--compat clay-v0`). */
+  mode?: PlanMode;
+  /** Dates per location (3). */
+  dates?: number;
+  resampling?: Resampling;
+  harmonize?: boolean;
+  encoding?: Partial<Omit<ChipEncoding, 'georeferencing'>>;
+  /** Redo complete units too. */
+  force?: boolean;
+  /** Dataset version folder (`02`). */
+  version?: string;
+  /** Decoded-tile cache bound in bytes (default 96 MiB), shared by the units of a run. */
+  cacheBytes?: number;
+  /** Range requests in flight (default 8). */
+  requests?: number;
+  /** Chips in flight per unit (default 2). */
+  inflight?: number;
+  decoder?: TileDecoder;
+  /** Extra files per kept chip (previews). */
+  extras?: UnitOptions['extras'];
+  /** Writes a unit's chip index. */
+  writeIndex?: UnitOptions['writeIndex'];
+  /** Called when a row's plan is known (units to do) and after each chip. */
+  onPlan?: (plan: ScenePlan, units: { date: string; skip: boolean; chips: number }[]) => void;
+  onChip?: (unit: { mgrs: string; date: string }, record: ChipRecord) => void;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** What happened to one unit. */
+export interface UnitOutcome {
+  mgrs: string;
+  date: string;
+  status: 'done' | 'skipped';
+  /** Key of the unit's manifest. */
+  manifest: string;
+  candidates: number;
+  kept: number;
+  rejected: Record<RejectReason, number>;
+  bytesWritten: number;
+  bytesRead: number;
+  ms: number;
+  /** The unit's chip index, if any. */
+  indexFile?: FileRecord;
+}
+
+/** What happened to one row. */
+export interface IndexResult {
+  index: number;
+  mgrs: string;
+  /** The plan's status: `no-data` rows have no units. */
+  status: ScenePlan['status'];
+  message: string;
+  units: UnitOutcome[];
+  /** STAC requests of the plan. */
+  stacRequests: number;
+}
+
+/** A run's shared state: the tile cache and read counters carry across the rows of one process. */
+export interface RunState {
+  cache: TileCache<CachedTile>;
+  stats: ReadStats;
+  limit: ReturnType<typeof pLimit>;
+}
+
+/** Fresh shared state for `options`. */
+export function newRunState(options: Pick<RunOptions, 'cacheBytes' | 'requests'> = {}): RunState {
+  return { cache: new TileCache<CachedTile>(options.cacheBytes ?? 96 * 1024 * 1024), stats: newReadStats(), limit: pLimit(options.requests ?? 8) };
+}
+
+function outcomeOf(m: UnitManifest, status: UnitOutcome['status'], key: string): UnitOutcome {
+  return {
+    mgrs: m.mgrs, date: m.date, status, manifest: key,
+    candidates: m.totals.candidates, kept: m.totals.kept, rejected: m.totals.rejected, bytesWritten: m.totals.bytesWritten,
+    bytesRead: status === 'done' ? m.run.bytesRead : 0, ms: status === 'done' ? m.run.ms : 0,
+    ...(m.indexFile ? { indexFile: m.indexFile } : {}),
+  };
+}
+
+/** Runs the main job for one sample row: plan, then every unit not yet complete. */
+export async function runIndex(row: SampleRow, options: RunOptions, state: RunState = newRunState(options)): Promise<IndexResult> {
+  const logger = options.logger ?? silentLogger;
+  const mode = options.mode ?? 'default';
+  const version = options.version ?? CHIP_VERSION;
+  const { store, signal } = options;
+  const planned = await plan(row, { stac: options.stac, mode, logger, ...(options.dates !== undefined ? { dates: options.dates } : {}), ...(signal ? { signal } : {}) });
+  const existing = await Promise.all(planned.dates.map(async (d) => {
+    const key = unitPrefix(planned.mgrs, d.date, version) + MANIFEST_NAME;
+    const bytes = options.force ? undefined : await store.get(key, signal ? { signal } : {});
+    // A manifest that cannot be parsed does not prove the unit complete: the unit is redone.
+    let manifest: UnitManifest | undefined;
+    if (bytes) {
+      try {
+        manifest = parseManifest(bytes, store.url(key));
+      } catch (err) {
+        logger.warn('Run:BadManifest', { mgrs: planned.mgrs, date: d.date, manifest: store.url(key), error: (err as Error).message });
+      }
+    }
+    return { key, manifest };
+  }));
+  options.onPlan?.(planned, planned.dates.map((d, i) => ({ date: d.date, skip: existing[i]?.manifest !== undefined, chips: d.chips.count })));
+  const units: UnitOutcome[] = [];
+  for (const [i, date] of planned.dates.entries()) {
+    const { key, manifest } = existing[i]!;
+    if (manifest) {
+      logger.info('Run:Skip', { index: row.index, mgrs: planned.mgrs, date: date.date, reason: 'complete (manifest present)', manifest: store.url(key) });
+      units.push(outcomeOf(manifest, 'skipped', key));
+      continue;
+    }
+    const prefix = unitPrefix(planned.mgrs, date.date, version);
+    const removed = await store.removePrefix(prefix, signal ? { signal } : {});
+    if (removed > 0) logger.info('Run:Redo', { index: row.index, mgrs: planned.mgrs, date: date.date, reason: options.force ? '--force' : 'incomplete (no manifest)', removed });
+    logger.info('Run:Unit:Start', { index: row.index, mgrs: planned.mgrs, date: date.date, chips: date.chips.count });
+    const made = await chipUnit(planned.mgrs, row.index, date, {
+      store,
+      access: { http: options.http, ...(options.signer ? { signer: options.signer } : {}), cache: state.cache, limit: state.limit, stats: state.stats, ...(options.decoder ? { decoder: options.decoder } : {}) },
+      mode,
+      encoding: { ...DEFAULT_ENCODING, ...options.encoding },
+      resampling: options.resampling ?? 'nearest',
+      harmonize: options.harmonize ?? false,
+      version,
+      ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
+      ...(options.extras ? { extras: options.extras } : {}),
+      ...(options.writeIndex ? { writeIndex: options.writeIndex } : {}),
+      ...(options.onChip ? { onChip: (r: ChipRecord) => options.onChip?.({ mgrs: planned.mgrs, date: date.date }, r) } : {}),
+      logger,
+      ...(signal ? { signal } : {}),
+    });
+    logger.info('Run:Unit:Done', { index: row.index, mgrs: planned.mgrs, date: date.date, kept: made.totals.kept, candidates: made.totals.candidates, ms: made.run.ms });
+    units.push(outcomeOf(made, 'done', key));
+  }
+  return { index: row.index, mgrs: planned.mgrs, status: planned.status, message: planned.message, units, stacRequests: planned.totals.stacRequests };
+}
