@@ -10,6 +10,7 @@ import { redactText } from '../core/redact.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerPlan } from './commands/plan.ts';
+import { registerRun } from './commands/run.ts';
 import { registerSearch } from './commands/search.ts';
 import { registerServe } from './commands/serve.ts';
 
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
   registerSearch(program, globals);
   registerPlan(program, globals, (code) => (exitCode = code));
+  registerRun(program, globals, (code) => (exitCode = code));
   registerServe(program, globals);
   registerDemo(program, globals);
   try {

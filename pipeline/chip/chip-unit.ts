@@ -18,7 +18,7 @@ import { BAND_INDEX, hasBoaOffset } from './bands.ts';
 import { CHIP_VERSION, chipFileName, encodeChip, unitPrefix, type ChipEncoding } from './chip-file.ts';
 import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } from './manifest.ts';
 import { assessChip, type RejectReason } from './quality.ts';
-import { harmonizeStack, openChipSources, plane, stackChip, type SourceAccess } from './stack.ts';
+import { harmonizeStack, openChipSources, plane, stackChip, type ChipStack, type SourceAccess, type StackBuffers } from './stack.ts';
 
 /** Options of a unit. */
 export interface UnitOptions {
@@ -83,17 +83,26 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const signal = controller.signal;
   const harmonized = options.harmonize && hasBoaOffset(date.s2.processingBaseline);
-  const encoding: ChipEncoding = { ...options.encoding, georeferencing: options.mode === 'clay-v0' ? 'clay-v0' : options.encoding.georeferencing };
+  const encoding = options.encoding;
   const times = { stackMs: 0, encodeMs: 0, storeMs: 0 };
   try {
     const sources = await openChipSources(date, { ...options.access, signal });
     const grid: Grid = { epsg: date.grid.epsg, transform: date.grid.transform, width: date.grid.width, height: date.grid.height };
     const limit = pLimit(Math.max(1, options.inflight ?? 2));
+    // Stack buffers are recycled: at most `inflight` chips' worth is ever allocated.
+    const free: StackBuffers[] = [];
     const one = async ({ chip, window }: { chip: number; window: Window }): Promise<ChipRecord> => {
       signal.throwIfAborted();
       const t0 = performance.now();
       const chipGrid = subGrid(grid, window);
-      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, signal });
+      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, signal }, free.pop());
+      try {
+        return await finish(chip, window, chipGrid, stack, t0);
+      } finally {
+        free.push({ planes: stack.planes, scl: stack.scl });
+      }
+    };
+    const finish = async (chip: number, window: Window, chipGrid: Grid, stack: ChipStack, t0: number): Promise<ChipRecord> => {
       const q = assessChip({ b02: plane(stack, BAND_INDEX.B02!), vh: plane(stack, BAND_INDEX.vh!), vv: plane(stack, BAND_INDEX.vv!), dem: plane(stack, BAND_INDEX.dem!), scl: stack.scl });
       const t1 = performance.now();
       times.stackMs += t1 - t0;

@@ -102,17 +102,24 @@ export function plane(stack: ChipStack, i: number): Float32Array {
 }
 
 async function warpBand(out: Float32Array, grid: Grid, b: BandSources, fields: FieldCache, options: StackOptions): Promise<void> {
-  if (b.band.fill !== 0) out.fill(b.band.fill);
+  out.fill(b.band.fill);
   const resampling = b.band.categorical ? 'nearest' : (options.resampling ?? 'nearest');
   for (const source of b.sources) {
     await warpInto(out, grid, source, { resampling, fields, ...(options.signal ? { signal: options.signal } : {}) });
   }
 }
 
-/** Reads and warps the 13 bands and SCL of the chip on `grid` (a window of the planned grid). */
-export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}): Promise<ChipStack> {
+/** Buffers of a stack, to reuse: `planes` of 13 x pixels and `scl` of pixels. */
+export type StackBuffers = Pick<ChipStack, 'planes' | 'scl'>;
+
+/**
+ * Reads and warps the 13 bands and SCL of the chip on `grid` (a window of the planned grid), into
+ * `reuse` when given (its sizes must match; every value is overwritten).
+ */
+export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}, reuse?: StackBuffers): Promise<ChipStack> {
   const n = grid.width * grid.height;
-  const stack: ChipStack = { grid, planes: new Float32Array(n * sources.bands.length), scl: new Float32Array(n) };
+  const fits = reuse !== undefined && reuse.scl.length === n && reuse.planes.length === n * sources.bands.length;
+  const stack: ChipStack = fits ? { grid, planes: reuse.planes, scl: reuse.scl } : { grid, planes: new Float32Array(n * sources.bands.length), scl: new Float32Array(n) };
   const fields = new FieldCache(grid);
   await Promise.all([
     warpBand(stack.scl, grid, sources.scl, fields, options),

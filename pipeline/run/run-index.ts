@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from '../../core/log.ts';
 import type { ObjectStore } from '../../core/store/store.ts';
 import type { PcSigner } from '../../core/stac/pc-signer.ts';
 import type { StacClient } from '../../core/stac/stac-client.ts';
-import { CHIP_VERSION, DEFAULT_ENCODING, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
+import { CHIP_VERSION, CLAY_V0_ENCODING, DEFAULT_ENCODING, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
 import { chipUnit, type UnitOptions } from '../chip/chip-unit.ts';
 import { MANIFEST_NAME, parseManifest, type ChipRecord, type FileRecord, type UnitManifest } from '../chip/manifest.ts';
 import type { RejectReason } from '../chip/quality.ts';
@@ -33,7 +33,8 @@ export interface RunOptions {
   dates?: number;
   resampling?: Resampling;
   harmonize?: boolean;
-  encoding?: Partial<Omit<ChipEncoding, 'georeferencing'>>;
+  /** Chip encoding; defaults: DEFAULT_ENCODING, or CLAY_V0_ENCODING in `clay-v0` mode. */
+  encoding?: Partial<ChipEncoding>;
   /** Redo complete units too. */
   force?: boolean;
   /** Dataset version folder (`02`). */
@@ -144,7 +145,7 @@ export async function runIndex(row: SampleRow, options: RunOptions, state: RunSt
       store,
       access: { http: options.http, ...(options.signer ? { signer: options.signer } : {}), cache: state.cache, limit: state.limit, stats: state.stats, ...(options.decoder ? { decoder: options.decoder } : {}) },
       mode,
-      encoding: { ...DEFAULT_ENCODING, ...options.encoding },
+      encoding: { ...(mode === 'clay-v0' ? CLAY_V0_ENCODING : DEFAULT_ENCODING), ...options.encoding },
       resampling: options.resampling ?? 'nearest',
       harmonize: options.harmonize ?? false,
       version,

@@ -1,0 +1,159 @@
+/**
+ * `clay run`: the main job. For each sample row (`--index`, the array-job index, or `--indices`), plan the
+ * dates and make the chips of every (mgrs, date) unit not yet complete, into a local folder or an
+ * `s3://` prefix. Reruns skip complete units and say so; `--force` redoes them. A progress bar on a TTY,
+ * JSON lines otherwise; one summary line at the end.
+ */
+import type { Command } from 'commander';
+import { ClayError } from '../../core/errors.ts';
+import { createProgress, type Progress } from '../../core/progress.ts';
+import { openStore } from '../../core/store/open-store.ts';
+import type { ChipEncoding } from '../../pipeline/chip/chip-file.ts';
+import type { RejectReason } from '../../pipeline/chip/quality.ts';
+import { newRunState, runIndex, type IndexResult, type RunOptions } from '../../pipeline/run/run-index.ts';
+import { readSampleFile } from '../../pipeline/sample-file.ts';
+import type { Resampling } from '../../pipeline/warp/warp.ts';
+import { createContext, type Context, type GlobalOptions } from '../context.ts';
+import { parseInteger } from '../parse.ts';
+import { defaultIndex, parseCompat, parseRows } from './plan.ts';
+
+/** Options of `clay run`. */
+export interface RunCommandOptions {
+  sample: string;
+  out: string;
+  index?: number;
+  indices?: string;
+  compat?: string;
+  dates?: number;
+  force?: boolean;
+  level?: number;
+  predictor?: string;
+  rowsPerStrip?: number;
+  resampling?: string;
+  harmonize?: boolean;
+  inflight?: number;
+  cacheMb?: number;
+}
+
+/** The run's summary (printed as JSON off a TTY). */
+export interface RunSummary {
+  event: 'Run:Done';
+  out: string;
+  rows: { index: number; mgrs: string; status: IndexResult['status']; units: { date: string; status: string; kept: number; candidates: number }[] }[];
+  units: { done: number; skipped: number };
+  chips: { kept: number; rejected: number; byReason: Record<RejectReason, number> };
+  bytesRead: number;
+  bytesWritten: number;
+  ms: number;
+  peakRssMb: number;
+}
+
+function oneOf<T extends string>(value: string | undefined, values: readonly T[], flag: string): T | undefined {
+  if (value === undefined) return undefined;
+  const found = values.find((v) => v === value);
+  if (!found) throw new ClayError('BAD_ARGUMENT', `${flag} must be one of ${values.join(', ')}, got '${value}'`, { input: flag });
+  return found;
+}
+
+/** The summary line a TTY shows. */
+export function formatRunSummary(s: RunSummary): string {
+  const reasons = Object.entries(s.chips.byReason).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
+  return `${s.rows.length} row(s) → ${s.out}: units ${s.units.done} done, ${s.units.skipped} skipped · chips ${s.chips.kept} kept, ${s.chips.rejected} rejected${reasons ? ` (${reasons})` : ''} · read ${(s.bytesRead / 1e6).toFixed(1)} MB · wrote ${(s.bytesWritten / 1e6).toFixed(1)} MB · ${(s.ms / 1000).toFixed(1)} s · peak RSS ${s.peakRssMb} MB`;
+}
+
+/** Runs `clay run` with an existing context; resolves with the summary. */
+export async function runRun(ctx: Context, options: RunCommandOptions): Promise<RunSummary> {
+  const started = Date.now();
+  const mode = parseCompat(options.compat);
+  const predictor = oneOf(options.predictor, ['none', 'float'] as const, '--predictor');
+  const resampling = oneOf<Resampling>(options.resampling, ['nearest', 'bilinear'], '--resampling');
+  if (options.indices !== undefined && options.index !== undefined) throw new ClayError('BAD_ARGUMENT', '--indices cannot be combined with --index', { input: '--indices' });
+  const rows = await readSampleFile(options.sample);
+  const indices = options.indices !== undefined ? parseRows(options.indices, rows.length, options.sample) : [options.index ?? defaultIndex()];
+  for (const i of indices) {
+    if (i < 0 || i >= rows.length) throw new ClayError('BAD_INDEX', `index ${i} is out of range for ${options.sample} (${rows.length} rows: 0..${rows.length - 1})`, { input: options.sample });
+  }
+  const store = await openStore(options.out);
+  const encoding: Partial<ChipEncoding> = {
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(predictor !== undefined ? { predictor } : {}),
+    ...(options.rowsPerStrip !== undefined ? { rowsPerStrip: options.rowsPerStrip } : {}),
+  };
+  const state = newRunState(options.cacheMb !== undefined ? { cacheBytes: options.cacheMb * 1024 * 1024 } : {});
+  let progress: Progress | undefined;
+  const base: Omit<RunOptions, 'onPlan'> = {
+    stac: ctx.stac, http: ctx.http, signer: ctx.signer, store, mode, encoding,
+    ...(options.dates !== undefined ? { dates: options.dates } : {}),
+    ...(resampling ? { resampling } : {}),
+    harmonize: options.harmonize === true,
+    force: options.force === true,
+    ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
+    logger: ctx.logger,
+    onChip: (unit, r) => progress?.tick(1, { unit: `${unit.mgrs} ${unit.date}`, chip: r.chip }),
+  };
+  const results: IndexResult[] = [];
+  for (const i of indices) {
+    const result = await runIndex(rows[i]!, {
+      ...base,
+      onPlan: (p, units) => {
+        progress?.stop();
+        const todo = units.filter((u) => !u.skip).reduce((n, u) => n + u.chips, 0);
+        progress = todo > 0 ? createProgress(`row ${i} ${p.mgrs}`, todo, ctx.logger) : undefined;
+      },
+    }, state);
+    progress?.stop();
+    progress = undefined;
+    if (result.status === 'no-data') ctx.logger.warn('Run:NoData', { index: i, mgrs: result.mgrs, message: result.message });
+    results.push(result);
+  }
+  const byReason: Record<RejectReason, number> = { cloud: 0, b02_nodata: 0, s1_nodata: 0, dem_nodata: 0 };
+  let kept = 0, rejected = 0, written = 0, done = 0, skipped = 0;
+  for (const r of results) {
+    for (const u of r.units) {
+      if (u.status === 'skipped') { skipped++; continue; }
+      done++;
+      kept += u.kept;
+      rejected += u.candidates - u.kept;
+      written += u.bytesWritten;
+      for (const [k, n] of Object.entries(u.rejected) as [RejectReason, number][]) byReason[k] += n;
+    }
+  }
+  const summary: RunSummary = {
+    event: 'Run:Done',
+    out: store.root,
+    rows: results.map((r) => ({ index: r.index, mgrs: r.mgrs, status: r.status, units: r.units.map((u) => ({ date: u.date, status: u.status, kept: u.kept, candidates: u.candidates })) })),
+    units: { done, skipped },
+    chips: { kept, rejected, byReason },
+    bytesRead: state.stats.bytesRead,
+    bytesWritten: written,
+    ms: Date.now() - started,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  ctx.out(ctx.json ? JSON.stringify(summary) : formatRunSummary(summary));
+  return summary;
+}
+
+/** Registers `clay run`; `setExit` receives 3 when no row had matching data. */
+export function registerRun(program: Command, globals: () => GlobalOptions, setExit: (code: number) => void): void {
+  program
+    .command('run')
+    .description('make the chips of sample rows: plan, read, warp, stack, filter and write GeoTIFF chips with a manifest per (mgrs, date); reruns skip complete units')
+    .requiredOption('--sample <file>', 'MGRS sample file (FlatGeobuf or GeoJSON with a name column)')
+    .requiredOption('--out <dir|s3://bucket/prefix>', 'output folder or S3 prefix (S3: AWS_* environment variables)')
+    .option('--index <n>', 'sample row, 0-based (default: AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX, else 0)', (v) => parseInteger(v, '--index', 0))
+    .option('--indices <spec>', "several rows on this machine, one after the other: 'all', 'A-B' or 'A,B,...'")
+    .option('--compat <mode>', "'clay-v0': Clay v0's selection, half-pixel georeferencing and 1-row strips")
+    .option('--dates <n>', 'dates per location', (v) => parseInteger(v, '--dates', 1, 7))
+    .option('--force', 'redo complete units too')
+    .option('--level <n>', 'DEFLATE level 1..9', (v) => parseInteger(v, '--level', 1, 9))
+    .option('--predictor <p>', "'none' (Clay v0's) or 'float' (floating-point predictor: smaller files)")
+    .option('--rows-per-strip <n>', 'rows per TIFF strip (default 16; Clay v0 wrote 1)', (v) => parseInteger(v, '--rows-per-strip', 1, 512))
+    .option('--resampling <method>', "'nearest' (Clay v0's) or 'bilinear' (SCL stays nearest)")
+    .option('--harmonize', 'remove the +1000 reflectance offset of processing baseline >= 04.00')
+    .option('--inflight <n>', 'chips in flight per unit', (v) => parseInteger(v, '--inflight', 1, 16))
+    .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 96)', (v) => parseInteger(v, '--cache-mb', 0))
+    .action(async (opts: RunCommandOptions) => {
+      const summary = await runRun(createContext(globals()), opts);
+      if (summary.rows.every((r) => r.status === 'no-data')) setExit(3);
+    });
+}
