@@ -39,3 +39,17 @@ export type { DType, Raster } from './pipeline/read/raster.ts';
 export { pointTransform, projDefinition, isSupportedEpsg, type PointTransform } from './pipeline/warp/proj.ts';
 export { coordField, type CoordField, type CoordFieldOptions } from './pipeline/warp/transformer.ts';
 export { warpInto, warpMosaic, mosaicOrder, FieldCache, type Resampling, type RasterSource, type WarpOptions, type WarpResult } from './pipeline/warp/warp.ts';
+// outputs: GeoParquet, the chip index, its STAC collection (issue 6)
+export { encodePolygonWkb, decodePolygonWkb, type Position, type Ring, type RingInput } from './core/wkb.ts';
+export {
+  writeGeoParquet, readGeoParquet, GEOPARQUET_VERSION, type Column, type ColumnType, type GeoTable, type GeoMetadata, type GeoColumnMetadata,
+  type GeoParquetFile, type ParquetCompression, type WriteGeoParquetOptions, type ReadGeoParquetOptions,
+} from './core/geoparquet.ts';
+export {
+  writeChipIndex, readChipIndex, mergeChipIndexes, compareChipRows, CHIP_INDEX_COLUMNS, CHIP_INDEX_VERSION, CHIP_INDEX_VERSION_KEY,
+  type ChipIndexRow,
+} from './pipeline/index/chip-index.ts';
+export {
+  chipCollection, CHIP_COLLECTION_KEY, CHIP_EO_BANDS, type ChipCatalog, type ChipCollection, type ChipCollectionOptions, type ChipItem,
+  type ChipAsset, type ChipSources, type EoBand, type RasterBand, type StacFile, type StacLink,
+} from './pipeline/index/chip-stac.ts';

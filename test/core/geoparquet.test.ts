@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { isClayError } from '../../core/errors.ts';
+import { readGeoParquet, writeGeoParquet, type Column, type GeoTable, type ParquetCompression } from '../../core/geoparquet.ts';
+
+const ring = (x: number, y: number, d = 1): [number, number][] => [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]];
+
+/** Three rows of every column type, nulls where a type allows them, a hole in row 2. */
+function sample(): GeoTable {
+  return {
+    columns: [
+      { name: 'name', type: 'utf8', values: ['a', null, 'ünïcode ✓'] },
+      { name: 'n', type: 'int32', values: [0, -2147483648, 2147483647] },
+      { name: 'x', type: 'float64', values: [0.1 + 0.2, null, -1e-310] },
+      { name: 'ok', type: 'bool', values: [true, false, true] },
+      { name: 'tags', type: 'list<utf8>', values: [['p'], [], ['q', 'r']] },
+      { name: 'emb', type: 'fixed<float32>', size: 4, values: Float32Array.from({ length: 12 }, (_, i) => i / 7 - 0.5) },
+    ],
+    geometry: { name: 'geometry', polygons: [[ring(-120.5, 35)], [ring(2, 44, 0.5)], [ring(10, -5, 4), [[11, -4], [11, -3], [12, -3], [11, -4]]]] },
+  };
+}
+
+const libsLoaded = (): string[] => Object.keys(createRequire(import.meta.url).cache).filter((k) => /[\\/](parquet-wasm|apache-arrow)[\\/]/.test(k));
+
+test('parquet-wasm and apache-arrow load on first use, not on import', () => {
+  assert.deepEqual(libsLoaded(), []);
+  writeGeoParquet({ columns: [], geometry: { name: 'geometry', polygons: [] } });
+  assert.ok(libsLoaded().some((k) => k.includes('parquet-wasm')) && libsLoaded().some((k) => k.includes('apache-arrow')));
+});
+
+test('round trip of every column type, each compression; geo metadata and extra key-value metadata', () => {
+  const table = sample();
+  for (const compression of ['zstd', 'snappy', 'uncompressed'] as ParquetCompression[]) {
+    const bytes = writeGeoParquet(table, { compression, metadata: { 'clay:model': 'v0-small' } });
+    const back = readGeoParquet(bytes);
+    assert.deepEqual(back.columns, table.columns, compression);
+    assert.deepEqual(back.geometry, table.geometry, compression);
+    assert.deepEqual(back.metadata, { 'clay:model': 'v0-small' });
+    assert.deepEqual(back.geo, { version: '1.1.0', primary_column: 'geometry', columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox: [-120.5, -5, 14, 44.5] } } });
+    const codecs = parquetMetadata(bytes).row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec));
+    assert.ok(codecs.length === 7 && codecs.every((c) => c === compression.toUpperCase()), `${compression}: ${codecs.join(' ')}`);
+  }
+});
+
+test('hyparquet reads every column type as written (snappy)', async () => {
+  const table = sample();
+  const bytes = writeGeoParquet(table, { compression: 'snappy' });
+  const rows = await parquetReadObjects({ file: bytes.slice().buffer, geoparquet: false });
+  const emb = table.columns[5]!.values as Float32Array;
+  assert.deepEqual(rows.map((r) => ({ ...r, geometry: undefined })), [
+    { name: 'a', n: 0, x: 0.1 + 0.2, ok: true, tags: ['p'], emb: Array.from(emb.subarray(0, 4)), geometry: undefined },
+    { name: null, n: -2147483648, x: null, ok: false, tags: [], emb: Array.from(emb.subarray(4, 8)), geometry: undefined },
+    { name: 'ünïcode ✓', n: 2147483647, x: -1e-310, ok: true, tags: ['q', 'r'], emb: Array.from(emb.subarray(8, 12)), geometry: undefined },
+  ]);
+});
+
+test('embeddings: a fixed<float32> column of many rows (several Arrow batches on read) comes back exactly', () => {
+  const rows = 2500;
+  const size = 16;
+  const values = Float32Array.from({ length: rows * size }, (_, i) => Math.sin(i) * 1e3);
+  const polygons = Array.from({ length: rows }, (_, i) => [ring((i % 360) - 180, (i % 170) - 85, 0.25)]);
+  const back = readGeoParquet(writeGeoParquet({ columns: [{ name: 'embedding', type: 'fixed<float32>', size, values }], geometry: { name: 'geometry', polygons } }));
+  const column = back.columns[0]!;
+  assert.equal(column.type, 'fixed<float32>');
+  assert.ok(column.type === 'fixed<float32>' && column.size === size);
+  assert.deepEqual(column.values, values);
+  assert.equal(back.geometry.polygons.length, rows);
+  assert.deepEqual(back.geometry.polygons[2499], polygons[2499]);
+});
+
+test('BAD_ARGUMENT: row count mismatch in any column type, repeated names, reserved keys, non-int32 values, open rings', () => {
+  const bad = (f: () => unknown): void => assert.throws(f, (e) => isClayError(e, 'BAD_ARGUMENT'));
+  const base = sample();
+  const shorter = (c: Column): Column => (c.type === 'fixed<float32>' ? { ...c, values: c.values.subarray(4) } : { ...c, values: c.values.slice(1) } as Column);
+  for (let i = 0; i < base.columns.length; i++) {
+    bad(() => writeGeoParquet({ ...base, columns: base.columns.map((c, k) => (k === i ? shorter(c) : c)) }));
+  }
+  bad(() => writeGeoParquet({ ...base, geometry: { ...base.geometry, polygons: base.geometry.polygons.slice(1) } }));
+  bad(() => writeGeoParquet({ ...base, columns: [{ name: 'emb', type: 'fixed<float32>', size: 5, values: new Float32Array(12) }] }));
+  bad(() => writeGeoParquet({ ...base, columns: [base.columns[0]!, { ...base.columns[1]!, name: 'name' } as Column] }));
+  bad(() => writeGeoParquet({ ...base, columns: [{ name: 'geometry', type: 'bool', values: [true, true, true] }] }));
+  bad(() => writeGeoParquet(base, { metadata: { geo: '{}' } }));
+  bad(() => writeGeoParquet({ ...base, columns: [{ name: 'n', type: 'int32', values: [1, 2.5, 3] }] }));
+  bad(() => writeGeoParquet({ ...base, columns: [{ name: 'n', type: 'int32', values: [1, 2 ** 31, 3] }] }));
+  bad(() => writeGeoParquet({ columns: [], geometry: { name: 'geometry', polygons: [[ring(0, 0).slice(0, 4)]] } }));
+});
+
+/** The bytes with the first occurrence of `from` replaced by `to` (same length). */
+function patch(bytes: Uint8Array, from: string, to: string): Uint8Array {
+  const hay = Buffer.from(bytes);
+  const at = hay.indexOf(Buffer.from(from, 'latin1'));
+  assert.ok(at >= 0, `${JSON.stringify(from)} not found`);
+  const out = Uint8Array.from(bytes);
+  out.set(Buffer.from(to, 'latin1'), at);
+  return out;
+}
+
+test('IO, naming the file: not Parquet, a damaged footer, no geo metadata, a geometry encoding we do not read', () => {
+  const io = (bytes: Uint8Array): void => assert.throws(() => readGeoParquet(bytes, { name: 'x.parquet' }), (e) => isClayError(e, 'IO') && e.input === 'x.parquet');
+  const good = writeGeoParquet(sample(), { compression: 'snappy' });
+  io(new TextEncoder().encode('{"type":"FeatureCollection","features":[]}'));
+  io(new Uint8Array(0));
+  // PAR1 at both ends, garbage in between: parquet-wasm's own error becomes IO.
+  io(Uint8Array.from([...Buffer.from('PAR1'), ...new Uint8Array(64).fill(7), ...Buffer.from('PAR1')]));
+  // Renaming the key-value entry (thrift string 3 'geo') leaves valid Parquet that is not GeoParquet.
+  const noGeo = patch(good, '\x03geo', '\x03gex');
+  assert.equal(parquetMetadata(noGeo).num_rows, 3n, 'still readable Parquet');
+  io(noGeo);
+  io(patch(good, '"encoding":"WKB"', '"encoding":"WKT"'));
+  assert.ok(readGeoParquet(good, { name: 'x.parquet' }).geometry.polygons.length === 3, 'the unpatched file reads');
+});
