@@ -19,9 +19,10 @@
  */
 import { ClayError } from '../../core/errors.ts';
 import { readGeoParquet, writeGeoParquet, type Column, type ColumnType, type GeoParquetFile } from '../../core/geoparquet.ts';
+import type { RejectReason } from '../chip/quality.ts';
 
-/** Why a chip was rejected (the same union as the chip filter's). */
-export type RejectReason = 'cloud' | 'b02_nodata' | 's1_nodata' | 'dem_nodata';
+/** Why a chip was rejected (the chip filter's union). */
+export type { RejectReason };
 
 const REASONS: readonly string[] = ['cloud', 'b02_nodata', 's1_nodata', 'dem_nodata'] satisfies RejectReason[];
 
