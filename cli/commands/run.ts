@@ -10,7 +10,7 @@ import { createProgress, type Progress } from '../../core/progress.ts';
 import { openStore } from '../../core/store/open-store.ts';
 import type { ChipEncoding } from '../../pipeline/chip/chip-file.ts';
 import type { RejectReason } from '../../pipeline/chip/quality.ts';
-import { newRunState, runIndex, type IndexResult, type RunOptions } from '../../pipeline/run/run-index.ts';
+import { newRunState, runIndex, runIndexKey, writeRunIndex, type IndexResult, type RunOptions } from '../../pipeline/run/run-index.ts';
 import { readSampleFile } from '../../pipeline/sample-file.ts';
 import type { Resampling } from '../../pipeline/warp/warp.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
@@ -39,6 +39,8 @@ export interface RunCommandOptions {
 export interface RunSummary {
   event: 'Run:Done';
   out: string;
+  /** The run's merged chip index (every candidate chip of the rows run), when there were units. */
+  index?: string;
   rows: { index: number; mgrs: string; status: IndexResult['status']; units: { date: string; status: string; kept: number; candidates: number }[] }[];
   units: { done: number; skipped: number };
   chips: { kept: number; rejected: number; byReason: Record<RejectReason, number> };
@@ -106,6 +108,7 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     if (result.status === 'no-data') ctx.logger.warn('Run:NoData', { index: i, mgrs: result.mgrs, message: result.message });
     results.push(result);
   }
+  const merged = await writeRunIndex(store, results, runIndexKey(indices));
   const byReason: Record<RejectReason, number> = { cloud: 0, b02_nodata: 0, s1_nodata: 0, dem_nodata: 0 };
   let kept = 0, rejected = 0, written = 0, done = 0, skipped = 0;
   for (const r of results) {
@@ -121,6 +124,7 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
   const summary: RunSummary = {
     event: 'Run:Done',
     out: store.root,
+    ...(merged ? { index: store.url(merged.key) } : {}),
     rows: results.map((r) => ({ index: r.index, mgrs: r.mgrs, status: r.status, units: r.units.map((u) => ({ date: u.date, status: u.status, kept: u.kept, candidates: u.candidates })) })),
     units: { done, skipped },
     chips: { kept, rejected, byReason },

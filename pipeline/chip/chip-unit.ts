@@ -1,7 +1,7 @@
 /**
  * One unit of work: the chips of one MGRS tile on one planned date. Stacks each 512 x 512 window
  * (row-major from the top-left, full chips only), applies Clay v0's filter, encodes and stores the kept
- * chips (each one atomic PUT or rename), then the unit's chip index, then the manifest, last. A few chips
+ * chips (each one atomic PUT or rename), then the unit's chip index (GeoParquet), then the manifest, last. A few chips
  * are in flight at once (reads and warps of one overlap the DEFLATE of another on libuv's pool), so memory
  * is bounded by `inflight` chips, never by the tile.
  */
@@ -17,7 +17,9 @@ import type { Resampling } from '../warp/warp.ts';
 import { BAND_INDEX, hasBoaOffset } from './bands.ts';
 import { CHIP_VERSION, chipFileName, encodeChip, unitPrefix, type ChipEncoding } from './chip-file.ts';
 import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } from './manifest.ts';
+import { writeChipIndex } from '../index/chip-index.ts';
 import { assessChip, type RejectReason } from './quality.ts';
+import { indexRows, UNIT_INDEX_NAME } from './unit-index.ts';
 import { harmonizeStack, openChipSources, plane, stackChip, type ChipStack, type SourceAccess, type StackBuffers } from './stack.ts';
 
 /** Options of a unit. */
@@ -34,8 +36,6 @@ export interface UnitOptions {
   inflight?: number;
   /** Writes extra files for a kept chip (previews); returns their records. */
   extras?: (chip: { key: string; planes: Float32Array; grid: Grid }) => Promise<FileRecord | undefined>;
-  /** Writes the unit's chip index from its records; returns the file record. */
-  writeIndex?: (manifest: Omit<UnitManifest, 'run' | 'indexFile'>) => Promise<FileRecord>;
   onChip?: (record: ChipRecord) => void;
   logger?: Logger;
   signal?: AbortSignal;
@@ -143,11 +143,13 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
         bytesWritten: chips.reduce((n, c) => n + (c.file?.bytes ?? 0) + (c.preview?.bytes ?? 0), 0),
       },
     };
-    const indexFile = await options.writeIndex?.(body);
-    if (indexFile) body.totals.bytesWritten += indexFile.bytes;
+    const indexBytes = writeChipIndex(indexRows(body));
+    const indexKey = prefix + UNIT_INDEX_NAME;
+    const indexFile: FileRecord = { key: indexKey, bytes: await store.put(indexKey, [indexBytes], { contentType: 'application/vnd.apache.parquet', signal }), sha256: sha256([indexBytes]) };
+    body.totals.bytesWritten += indexFile.bytes;
     const manifest: UnitManifest = {
       ...body,
-      ...(indexFile ? { indexFile } : {}),
+      indexFile,
       run: {
         startedAt: new Date(started).toISOString(),
         finishedAt: new Date().toISOString(),

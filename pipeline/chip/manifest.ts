@@ -86,8 +86,8 @@ export interface UnitManifest {
   /** The planned date: S2, S1 and DEM items (ids, hrefs without tokens), grid and chip layout. */
   plan: Omit<PlannedDate, 'estimate'>;
   chips: ChipRecord[];
-  /** The unit's chip index (GeoParquet), when written. */
-  indexFile?: FileRecord;
+  /** The unit's chip index (GeoParquet): one row per candidate chip. */
+  indexFile: FileRecord;
   totals: {
     candidates: number;
     kept: number;

@@ -10,7 +10,9 @@ import type { ObjectStore } from '../../core/store/store.ts';
 import type { PcSigner } from '../../core/stac/pc-signer.ts';
 import type { StacClient } from '../../core/stac/stac-client.ts';
 import { CHIP_VERSION, CLAY_V0_ENCODING, DEFAULT_ENCODING, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
-import { chipUnit, type UnitOptions } from '../chip/chip-unit.ts';
+import { ClayError } from '../../core/errors.ts';
+import { chipUnit, sha256, type UnitOptions } from '../chip/chip-unit.ts';
+import { mergeChipIndexes } from '../index/chip-index.ts';
 import { MANIFEST_NAME, parseManifest, type ChipRecord, type FileRecord, type UnitManifest } from '../chip/manifest.ts';
 import type { RejectReason } from '../chip/quality.ts';
 import { plan } from '../plan/plan.ts';
@@ -48,8 +50,6 @@ export interface RunOptions {
   decoder?: TileDecoder;
   /** Extra files per kept chip (previews). */
   extras?: UnitOptions['extras'];
-  /** Writes a unit's chip index. */
-  writeIndex?: UnitOptions['writeIndex'];
   /** Called when a row's plan is known (units to do) and after each chip. */
   onPlan?: (plan: ScenePlan, units: { date: string; skip: boolean; chips: number }[]) => void;
   onChip?: (unit: { mgrs: string; date: string }, record: ChipRecord) => void;
@@ -70,8 +70,8 @@ export interface UnitOutcome {
   bytesWritten: number;
   bytesRead: number;
   ms: number;
-  /** The unit's chip index, if any. */
-  indexFile?: FileRecord;
+  /** The unit's chip index. */
+  indexFile: FileRecord;
 }
 
 /** What happened to one row. */
@@ -103,7 +103,7 @@ function outcomeOf(m: UnitManifest, status: UnitOutcome['status'], key: string):
     mgrs: m.mgrs, date: m.date, status, manifest: key,
     candidates: m.totals.candidates, kept: m.totals.kept, rejected: m.totals.rejected, bytesWritten: m.totals.bytesWritten,
     bytesRead: status === 'done' ? m.run.bytesRead : 0, ms: status === 'done' ? m.run.ms : 0,
-    ...(m.indexFile ? { indexFile: m.indexFile } : {}),
+    indexFile: m.indexFile,
   };
 }
 
@@ -151,7 +151,6 @@ export async function runIndex(row: SampleRow, options: RunOptions, state: RunSt
       version,
       ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
       ...(options.extras ? { extras: options.extras } : {}),
-      ...(options.writeIndex ? { writeIndex: options.writeIndex } : {}),
       ...(options.onChip ? { onChip: (r: ChipRecord) => options.onChip?.({ mgrs: planned.mgrs, date: date.date }, r) } : {}),
       logger,
       ...(signal ? { signal } : {}),
@@ -160,4 +159,29 @@ export async function runIndex(row: SampleRow, options: RunOptions, state: RunSt
     units.push(outcomeOf(made, 'done', key));
   }
   return { index: row.index, mgrs: planned.mgrs, status: planned.status, message: planned.message, units, stacRequests: planned.totals.stacRequests };
+}
+
+/** Where a run's merged chip index goes: `{version}/index/row-{N}.parquet` or `rows-{min}-{max}.parquet`. */
+export function runIndexKey(indices: readonly number[], version = CHIP_VERSION): string {
+  const min = Math.min(...indices), max = Math.max(...indices);
+  return `${version}/index/${indices.length === 1 ? `row-${min}` : `rows-${min}-${max}`}.parquet`;
+}
+
+/**
+ * Merges the chip indexes of the units of `results` (done or skipped) into one GeoParquet file at `key`;
+ * resolves with its record, or undefined when there were no units.
+ */
+export async function writeRunIndex(store: ObjectStore, results: readonly IndexResult[], key: string, options: { signal?: AbortSignal } = {}): Promise<FileRecord | undefined> {
+  const parts: Uint8Array[] = [];
+  for (const r of results) {
+    for (const u of r.units) {
+      const bytes = await store.get(u.indexFile.key, options);
+      if (!bytes) throw new ClayError('IO', `the chip index ${store.url(u.indexFile.key)} of a complete unit is missing`, { input: store.url(u.indexFile.key) });
+      parts.push(bytes);
+    }
+  }
+  if (parts.length === 0) return undefined;
+  const merged = mergeChipIndexes(parts);
+  const bytes = await store.put(key, [merged], { contentType: 'application/vnd.apache.parquet', ...options });
+  return { key, bytes, sha256: sha256([merged]) };
 }
