@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { ClayError, errorMessage } from '../errors.ts';
 import { checkPrefix } from './keys.ts';
 import { LocalStore } from './local-store.ts';
-import { S3Store } from './s3-store.ts';
 import type { ObjectStore } from './store.ts';
 
 /** Options of `openStore`. */
@@ -45,6 +44,8 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
     } catch (err) {
       throw bad(`the prefix ${JSON.stringify(path)} is not a valid key`, err);
     }
+    // Loaded on first use: the AWS SDK costs ~90 ms and ~20 MB that a local run should not pay.
+    const { S3Store } = await import('./s3-store.ts');
     return new S3Store(bucket, prefix, options.env ?? process.env);
   }
   if (scheme === 'file') {
