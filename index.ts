@@ -39,3 +39,8 @@ export type { DType, Raster } from './pipeline/read/raster.ts';
 export { pointTransform, projDefinition, isSupportedEpsg, type PointTransform } from './pipeline/warp/proj.ts';
 export { coordField, type CoordField, type CoordFieldOptions } from './pipeline/warp/transformer.ts';
 export { warpInto, warpMosaic, mosaicOrder, FieldCache, type Resampling, type RasterSource, type WarpOptions, type WarpResult } from './pipeline/warp/warp.ts';
+// outputs: a local folder or an s3:// prefix behind one interface (the AWS SDK loads only for s3://)
+export { openStore, type OpenStoreOptions } from './core/store/open-store.ts';
+export { LocalStore } from './core/store/local-store.ts';
+export type { S3Store, S3Settings } from './core/store/s3-store.ts';
+export type { ObjectStore, StoreEntry, StoreCallOptions } from './core/store/store.ts';
