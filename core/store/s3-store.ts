@@ -71,7 +71,7 @@ export class S3Store implements ObjectStore {
   #bucketChecked: Promise<void> | undefined;
 
   /**
-   * `prefix` is '' or a folder ending in '/' (`openStore` checks both). Credentials: `AWS_ACCESS_KEY_ID`
+   * `prefix` is '' or a folder ending in '/' (`openStore` also checks the bucket name). Credentials: `AWS_ACCESS_KEY_ID`
    * + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) in `env`, else the SDK's default chain (process
    * environment, `AWS_PROFILE` / shared config files, SSO, web identity, container and instance roles).
    */
@@ -117,17 +117,16 @@ export class S3Store implements ObjectStore {
   /** HeadObject. A 404 cannot tell a missing key from a missing bucket, so the first 404 checks the bucket once. */
   async exists(key: string, options: StoreCallOptions = {}): Promise<boolean> {
     const url = this.url(key);
-    const found = await this.#send('check', url, options.signal, async () => {
+    return this.#send('check', url, options.signal, async () => {
       try {
         await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), sendOptions(options.signal));
         return true;
       } catch (err) {
-        if (httpStatus(err) === 404) return false;
-        throw err;
+        if (httpStatus(err) !== 404) throw err;
       }
+      await this.#bucketExists();
+      return false;
     });
-    if (!found) await this.#checkBucket();
-    return found;
   }
 
   /** ListObjectsV2, page by page, in S3's key order (UTF-8 bytes); keys other tools wrote that are not valid store keys (folder markers ending in '/', '//') are skipped. */
@@ -182,18 +181,16 @@ export class S3Store implements ObjectStore {
     } while (token);
   }
 
-  /** HeadBucket, once per store; shared by concurrent callers, so it takes no caller's signal. */
-  #checkBucket(): Promise<void> {
-    this.#bucketChecked ??= this.#send('check', `s3://${this.bucket}`, undefined, async () => {
-      try {
-        await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }));
-      } catch (err) {
-        if (httpStatus(err) === 404) throw new Error('the bucket does not exist', { cause: err });
+  /** HeadBucket, once per store while it succeeds; shared by concurrent callers, so it takes no caller's signal. */
+  #bucketExists(): Promise<void> {
+    this.#bucketChecked ??= this.#client.send(new HeadBucketCommand({ Bucket: this.bucket })).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#bucketChecked = undefined; // a failed check (network, missing bucket) is redone by the next call
+        if (httpStatus(err) === 404) throw new Error(`NoSuchBucket: the bucket ${this.bucket} does not exist`, { cause: err });
         throw err;
-      }
-    });
-    // Remember success only: a failed check (network, abort) is retried by the next call.
-    this.#bucketChecked.catch(() => (this.#bucketChecked = undefined));
+      },
+    );
     return this.#bucketChecked;
   }
 
