@@ -17,7 +17,12 @@ export { readSampleFile, readSampleRow, type SampleRow } from './pipeline/sample
 export { listItems, type ItemSummary } from './pipeline/search/list-items.ts';
 export { s2Query, s1Query, demQuery, yearInterval, dayWindow, S2_LIMITS } from './pipeline/search/queries.ts';
 export { boxCoverage, type BoxCoverage } from './core/coverage.ts';
-export { writeFileAtomic } from './core/atomic-file.ts';
+export { writeFileAtomic, isPartialName, type WriteFileAtomicOptions } from './core/atomic-file.ts';
+// outputs: a local folder or an s3:// prefix behind one interface (the AWS SDK loads only for s3://)
+export { openStore, type OpenStoreOptions } from './core/store/open-store.ts';
+export { LocalStore } from './core/store/local-store.ts';
+export type { S3Store, S3Settings } from './core/store/s3-store.ts';
+export type { ObjectStore, StoreEntry, StoreCallOptions } from './core/store/store.ts';
 export { PythonRandom, clayYears } from './pipeline/plan/python-random.ts';
 export { plan, type PlanOptions } from './pipeline/plan/plan.ts';
 export { selectS1, rankScenes, type S1Selection, type S1CoverageRule, type RankedScene } from './pipeline/plan/select-s1.ts';

@@ -2,7 +2,10 @@
  * Where outputs go: a local folder or an `s3://bucket/prefix`, behind one small interface, so the chip
  * stage writes, checks and lists the same way in both. Keys are relative, '/'-separated, never start with
  * '/', never contain '..' segments. Writes are atomic: a key exists whole or not at all (local: a
- * temporary sibling renamed into place; S3: one PUT). Failures are `ClayError('IO')` naming the location.
+ * temporary sibling renamed into place; S3: one PUT). Failures are `ClayError('IO')` naming the location;
+ * a bad key or prefix is `ClayError('BAD_ARGUMENT')`; a call whose `signal` fired rejects with the abort
+ * code, `ClayError('HTTP_ABORTED')`. One difference a folder cannot hide: a local store cannot hold both
+ * `a/b` and `a/b/c` (a file is not a folder), so the second put is an IO error there; S3 accepts both.
  */
 
 /** A stored object. */
@@ -37,14 +40,17 @@ export interface ObjectStore {
   exists(key: string, options?: StoreCallOptions): Promise<boolean>;
   /**
    * Every object under `prefix` (a folder ending in '/', or '' for the whole store), recursively, in key
-   * order. Temporary files of interrupted local writes are not listed.
+   * order (UTF-8 bytes, as S3 lists), keys relative to the root. Temporary files of interrupted local
+   * writes are not listed. Lazy: pages or folders are read as the caller iterates; errors, a bad prefix
+   * included, surface from the iteration.
    */
   list(prefix: string, options?: StoreCallOptions): AsyncIterable<StoreEntry>;
   /** Removes `key` if present. */
   remove(key: string, options?: StoreCallOptions): Promise<void>;
   /**
-   * Removes every object under `prefix` (a folder ending in '/'), including local temporary files left
-   * by interrupted writes; resolves with the number of objects removed.
+   * Removes every object under `prefix` (a folder ending in '/'; '' is refused, so a slip cannot empty
+   * the store), including local temporary files left by interrupted writes; resolves with the number of
+   * objects removed (temporary files not counted).
    */
   removePrefix(prefix: string, options?: StoreCallOptions): Promise<number>;
 }

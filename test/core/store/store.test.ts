@@ -1,0 +1,178 @@
+/**
+ * The ObjectStore contract, run against both stores: a local temporary folder and an s3rver bucket on
+ * 127.0.0.1. Every test opens a store at a fresh root (a new folder, a new prefix), so tests do not see
+ * each other's objects. Store-specific behaviour lives in local-store.test.ts and s3-store.test.ts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isClayError, type ErrorCode } from '../../../core/errors.ts';
+import { openStore } from '../../../core/store/open-store.ts';
+import type { ObjectStore, StoreEntry } from '../../../core/store/store.ts';
+import { startS3, type S3Server } from '../../helpers/s3.ts';
+
+interface Backend {
+  name: 'file' | 's3';
+  setup(): Promise<void>;
+  fresh(): Promise<ObjectStore>;
+  teardown(): Promise<void>;
+}
+
+let n = 0;
+const backends: Backend[] = [
+  (() => {
+    let dir = '';
+    return {
+      name: 'file' as const,
+      async setup() { dir = await mkdtemp(join(tmpdir(), 'clay-store-')); },
+      fresh: () => openStore(join(dir, `t${n++}`)),
+      async teardown() { await rm(dir, { recursive: true, force: true }); },
+    };
+  })(),
+  (() => {
+    let s3: S3Server | undefined;
+    return {
+      name: 's3' as const,
+      async setup() { s3 = await startS3(); },
+      fresh: () => openStore(`s3://${s3?.bucket}/runs/t${n++}`, { env: s3?.env ?? {} }),
+      async teardown() { await s3?.close(); },
+    };
+  })(),
+];
+
+async function collect(it: AsyncIterable<StoreEntry>): Promise<StoreEntry[]> {
+  const out: StoreEntry[] = [];
+  for await (const entry of it) out.push(entry);
+  return out;
+}
+
+async function rejectsWith(p: Promise<unknown> | (() => unknown), code: ErrorCode): Promise<void> {
+  await assert.rejects(async () => (typeof p === 'function' ? p() : p), (err: unknown) => isClayError(err, code));
+}
+
+const BAD_KEYS = ['', '/a', 'a//b', 'a/', '../a', 'a/../b', '..', '.', 'a/./b', 'a\0b'];
+const BAD_PREFIXES = ['a', '/a/', '../', 'a//', 'a/../', './'];
+
+for (const backend of backends) {
+  describe(`ObjectStore contract (${backend.name})`, () => {
+    before(() => backend.setup());
+    after(() => backend.teardown());
+
+    test('kind, root without a trailing slash, url of a key', async () => {
+      const store = await backend.fresh();
+      assert.equal(store.kind, backend.name);
+      assert.ok(!store.root.endsWith('/'));
+      assert.equal(store.url('a/b.tif'), `${store.root}/a/b.tif`);
+    });
+
+    test('put then get returns the same bytes; put resolves with the byte count', async () => {
+      const store = await backend.fresh();
+      const body = new Uint8Array(randomBytes(200_000));
+      assert.equal(await store.put('x.bin', body, { contentType: 'application/octet-stream' }), body.byteLength);
+      assert.deepEqual(await store.get('x.bin'), body);
+    });
+
+    test('a chunked body is stored as its concatenation (empty chunks included)', async () => {
+      const store = await backend.fresh();
+      const chunks = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(randomBytes(70_000)), new Uint8Array([255])];
+      assert.equal(await store.put('c.bin', chunks), 70_004);
+      assert.deepEqual(await store.get('c.bin'), new Uint8Array(Buffer.concat(chunks)));
+      assert.equal(await store.put('empty.bin', []), 0);
+      assert.deepEqual(await store.get('empty.bin'), new Uint8Array(0));
+    });
+
+    test('put replaces an existing object', async () => {
+      const store = await backend.fresh();
+      await store.put('k', new Uint8Array([1, 2, 3, 4]));
+      await store.put('k', new Uint8Array([9]));
+      assert.deepEqual(await store.get('k'), new Uint8Array([9]));
+      assert.deepEqual(await collect(store.list('')), [{ key: 'k', size: 1 }]);
+    });
+
+    test('a missing key: get is undefined, exists is false, remove is a no-op', async () => {
+      const store = await backend.fresh();
+      assert.equal(await store.get('nope.tif'), undefined);
+      assert.equal(await store.exists('nope.tif'), false);
+      await store.remove('nope/deeper.tif');
+      await store.put('there.tif', new Uint8Array([1]));
+      assert.equal(await store.exists('there.tif'), true);
+    });
+
+    test('nested keys; a folder is not an object', async () => {
+      const store = await backend.fresh();
+      await store.put('a/b/c/d.tif', new Uint8Array([7, 7]));
+      assert.equal(await store.exists('a/b/c/d.tif'), true);
+      assert.deepEqual(await store.get('a/b/c/d.tif'), new Uint8Array([7, 7]));
+      assert.equal(await store.exists('a/b'), false);
+      assert.equal(await store.get('a/b'), undefined);
+    });
+
+    test('list: key order, sizes, keys relative to the root, a prefix vs the whole store', async () => {
+      const store = await backend.fresh();
+      const sizes: Record<string, number> = { 'c/d/e': 0, 'b.tif': 3, 'a/y/z.tif': 2, 'a/x.tif': 1, 'ab/w.tif': 4 };
+      for (const [key, size] of Object.entries(sizes)) await store.put(key, new Uint8Array(size));
+      const all = await collect(store.list(''));
+      assert.deepEqual(all.map((e) => e.key), ['a/x.tif', 'a/y/z.tif', 'ab/w.tif', 'b.tif', 'c/d/e']);
+      for (const e of all) assert.equal(e.size, sizes[e.key]);
+      assert.deepEqual(await collect(store.list('a/')), [{ key: 'a/x.tif', size: 1 }, { key: 'a/y/z.tif', size: 2 }]);
+      assert.deepEqual(await collect(store.list('a/y/')), [{ key: 'a/y/z.tif', size: 2 }]);
+      assert.deepEqual(await collect(store.list('none/')), []);
+    });
+
+    test('an empty store lists nothing', async () => {
+      const store = await backend.fresh();
+      assert.deepEqual(await collect(store.list('')), []);
+    });
+
+    test('remove deletes one object and leaves the others', async () => {
+      const store = await backend.fresh();
+      await store.put('d/1', new Uint8Array([1]));
+      await store.put('d/2', new Uint8Array([2]));
+      await store.remove('d/1');
+      assert.equal(await store.exists('d/1'), false);
+      assert.deepEqual(await collect(store.list('')), [{ key: 'd/2', size: 1 }]);
+    });
+
+    test('removePrefix removes every object under a folder and counts them', async () => {
+      const store = await backend.fresh();
+      for (const key of ['u/1', 'u/2', 'u/v/3', 'uu/4', 'w/5']) await store.put(key, new Uint8Array([1]));
+      assert.equal(await store.removePrefix('u/'), 3);
+      assert.deepEqual((await collect(store.list(''))).map((e) => e.key), ['uu/4', 'w/5']);
+      assert.equal(await store.removePrefix('u/'), 0);
+      assert.equal(await store.removePrefix('never/'), 0);
+    });
+
+    test('bad keys and prefixes are BAD_ARGUMENT, and nothing is written', async () => {
+      const store = await backend.fresh();
+      for (const key of BAD_KEYS) {
+        await rejectsWith(store.put(key, new Uint8Array([1])), 'BAD_ARGUMENT');
+        await rejectsWith(store.get(key), 'BAD_ARGUMENT');
+        await rejectsWith(store.exists(key), 'BAD_ARGUMENT');
+        await rejectsWith(store.remove(key), 'BAD_ARGUMENT');
+        await rejectsWith(() => store.url(key), 'BAD_ARGUMENT');
+      }
+      for (const prefix of BAD_PREFIXES) {
+        await rejectsWith(collect(store.list(prefix)), 'BAD_ARGUMENT');
+        await rejectsWith(store.removePrefix(prefix), 'BAD_ARGUMENT');
+      }
+      await rejectsWith(store.removePrefix(''), 'BAD_ARGUMENT');
+      assert.deepEqual(await collect(store.list('')), []);
+    });
+
+    test('an aborted signal stops every call with the abort code and writes nothing', async () => {
+      const store = await backend.fresh();
+      await store.put('kept', new Uint8Array([1]));
+      const signal = AbortSignal.abort();
+      await rejectsWith(store.put('k', new Uint8Array([1]), { signal }), 'HTTP_ABORTED');
+      await rejectsWith(store.get('kept', { signal }), 'HTTP_ABORTED');
+      await rejectsWith(store.exists('kept', { signal }), 'HTTP_ABORTED');
+      await rejectsWith(store.remove('kept', { signal }), 'HTTP_ABORTED');
+      await rejectsWith(collect(store.list('', { signal })), 'HTTP_ABORTED');
+      await rejectsWith(store.removePrefix('x/', { signal }), 'HTTP_ABORTED');
+      assert.deepEqual(await collect(store.list('')), [{ key: 'kept', size: 1 }]);
+    });
+  });
+}
