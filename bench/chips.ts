@@ -7,23 +7,20 @@
  * -srcwin ... -co COMPRESS=DEFLATE` per kept chip (Clay v0's file layout: 512 x 1 strips, no predictor).
  * Prints the ratios (time, CPU, output size) and compares every pixel of the two sets of chips.
  *
- *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--compat] [--no-gdal]
+ *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb 64] [--compat] [--no-gdal]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { windowBounds, type Grid } from '../core/grid.ts';
-import { HttpClient } from '../core/http.ts';
 import { loadUniverse } from '../core/mini-pc/universe.ts';
 import { startMiniPc } from '../core/mini-pc/server.ts';
-import { PcSigner } from '../core/stac/pc-signer.ts';
-import { StacClient } from '../core/stac/stac-client.ts';
 import { openStore } from '../core/store/open-store.ts';
 import { parseManifest, type UnitManifest } from '../pipeline/chip/manifest.ts';
-import { newRunState, runIndex } from '../pipeline/run/run-index.ts';
-import { readSampleFile } from '../pipeline/sample-file.ts';
+import type { RunSummary } from '../cli/commands/run.ts';
 import { BUNDLED_DIR } from '../test/helpers/bundled.ts';
 import { localFile } from '../test/pipeline/warp/oracle.ts';
 
@@ -39,46 +36,50 @@ const encoding = {
   ...(process.argv.includes('--rows-per-strip') ? { rowsPerStrip: Number(arg('rows-per-strip', '16')) } : {}),
 };
 const inflight = Number(arg('inflight', '2'));
+const cacheMb = Number(arg('cache-mb', '64'));
 const mb = (b: number): string => (b / 1e6).toFixed(1);
 
 const out = await mkdtemp(join(tmpdir(), 'bench-chips-'));
 const pc = await startMiniPc({ universe: await loadUniverse(BUNDLED_DIR) });
 try {
-  const rows = await readSampleFile(join(BUNDLED_DIR, 'mgrs_sample.fgb'));
-  const row = rows[index];
-  if (!row) throw new Error(`no row ${index}`);
-  const http = new HttpClient();
-  const store = await openStore(join(out, 'ours'));
-  const state = newRunState();
-  const cpu0 = process.cpuUsage();
+  // The job runs as the CLI in its own process (what users run), so its CPU and peak RSS are its own,
+  // not the loopback server's; `npm run build` first (dist/ is what `npm ci` builds).
+  const cliArgs = ['run', '--stac-api', pc.stacApi, '--sas-api', pc.sasApi, '--sample', join(BUNDLED_DIR, 'mgrs_sample.fgb'), '--index', String(index), '--out', join(out, 'ours'), '--inflight', String(inflight), '--cache-mb', String(cacheMb), ...(compat ? ['--compat', 'clay-v0'] : []), ...Object.entries(encoding).flatMap(([k, v]) => [k === 'level' ? '--level' : '--rows-per-strip', String(v)])];
   const t0 = performance.now();
-  const result = await runIndex(row, {
-    stac: new StacClient({ url: pc.stacApi, http }), http, signer: new PcSigner({ http, sasApi: pc.sasApi }), store,
-    mode: compat ? 'clay-v0' : 'default', encoding, inflight,
-  }, state);
+  const job = await run('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, fileURLToPath(new URL('../dist/cli/run.js', import.meta.url)), ...cliArgs], { maxBuffer: 1 << 26 });
   const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  const rssMb = process.resourceUsage().maxRSS / 1024;
+  const tm = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(job.stderr);
+  if (!tm) throw new Error(`no timing: ${job.stderr.slice(-2000)}`);
+  const cpuS = Number(tm[2]) + Number(tm[3]);
+  const rssMb = Number(tm[4]) / 1024;
+  const summary = JSON.parse(job.stdout.trim().split('\n').pop()!) as RunSummary;
+  const store = await openStore(join(out, 'ours'));
+  const result = summary.rows[0]!;
   const manifests: UnitManifest[] = [];
-  for (const u of result.units) manifests.push(parseManifest((await store.get(u.manifest))!, u.manifest));
+  for (const u of result.units) {
+    const key = `02/${result.mgrs}/${u.date}/manifest.json`;
+    manifests.push(parseManifest((await store.get(key))!, key));
+  }
   const kept = manifests.reduce((n, m) => n + m.totals.kept, 0);
   const candidates = manifests.reduce((n, m) => n + m.totals.candidates, 0);
   const chipBytes = manifests.reduce((n, m) => n + m.chips.reduce((k, c) => k + (c.file?.bytes ?? 0), 0), 0);
   const sum = (f: (m: UnitManifest) => number): number => manifests.reduce((n, m) => n + f(m), 0);
   console.log(`row ${index} (${result.mgrs})${compat ? ', --compat clay-v0' : ''}: ${result.units.length} dates, ${candidates} candidate chips, ${kept} kept; encoding ${JSON.stringify(manifests[0]?.settings.encoding)}, ${inflight} chips in flight`);
-  console.log(`ours: ${(ms / 1000).toFixed(2)} s wall, ${(kept / (ms / 1000)).toFixed(2)} kept chips/s (${(candidates / (ms / 1000)).toFixed(2)} candidates/s); CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, sys ${(cpu.system / 1e6).toFixed(2)}; includes the loopback server in this process); peak RSS ${rssMb.toFixed(0)} MB`);
-  console.log(`     read ${mb(state.stats.bytesRead)} MB in ${state.stats.requests} requests (decoded ${mb(state.stats.bytesDecoded)} MB); wrote ${mb(chipBytes)} MB of chips (${kept} files, ${mb(chipBytes / Math.max(1, kept))} MB each)`);
-  console.log(`     time summed over chips in flight: stack (read + warp + filter) ${(sum((m) => m.run.stackMs) / 1000).toFixed(2)} s, encode ${(sum((m) => m.run.encodeMs) / 1000).toFixed(2)} s, store ${(sum((m) => m.run.storeMs) / 1000).toFixed(2)} s; tile cache peak ${mb(state.cache.stats.peakBytes)} MB, ${state.cache.stats.hits} hits / ${state.cache.stats.misses} misses`);
+  console.log(`ours (clay run, its own process): ${(ms / 1000).toFixed(2)} s wall (process start included), ${(kept / (ms / 1000)).toFixed(2)} kept chips/s (${(candidates / (ms / 1000)).toFixed(2)} candidates/s); CPU ${cpuS.toFixed(2)} s (user ${tm[2]}, sys ${tm[3]}); peak RSS ${rssMb.toFixed(0)} MB`);
+  console.log(`     read ${mb(summary.bytesRead)} MB in ${sum((m) => m.run.requests)} requests; wrote ${mb(chipBytes)} MB of chips (${kept} files, ${mb(chipBytes / Math.max(1, kept))} MB each), ${mb(summary.bytesWritten)} MB in all (chip indexes and manifests included)`);
+  console.log(`     time summed over the chips in flight: stack (read + decode + warp + filter) ${(sum((m) => m.run.stackMs) / 1000).toFixed(2)} s, encode ${(sum((m) => m.run.encodeMs) / 1000).toFixed(2)} s, store ${(sum((m) => m.run.storeMs) / 1000).toFixed(2)} s; units ${manifests.map((m) => `${m.date} ${(m.run.ms / 1000).toFixed(2)} s`).join(', ')}`);
   console.log(`     against Clay v0 on this machine kind (27.5 s, 885 MB, 1.7 kept chips/s for this job): ${(27.5 / (ms / 1000)).toFixed(2)}x the throughput, ${(rssMb / 885).toFixed(2)}x the memory`);
 
   if (!process.argv.includes('--no-gdal')) {
     const gdalDir = join(out, 'gdal');
-    let wall = 0, cpuS = 0, peakKb = 0, gdalBytes = 0, compared = 0, mismatches = 0;
+    let wall = 0, gdalCpuS = 0, peakKb = 0, gdalBytes = 0, compared = 0, mismatches = 0;
+    const byBand: Record<string, number> = {};
+    const bandNames = ['B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B11', 'B12', 'vh', 'vv', 'dem'];
     const timed = async (cmd: string, args: string[]): Promise<void> => {
       const { stderr } = await run('/usr/bin/time', ['-f', 'TIME %e %U %S %M', cmd, ...args], { maxBuffer: 1 << 24 });
       const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
       if (!m) throw new Error(`no timing from ${cmd}: ${stderr}`);
-      cpuS += Number(m[2]) + Number(m[3]);
+      gdalCpuS += Number(m[2]) + Number(m[3]);
       peakKb = Math.max(peakKb, Number(m[4]));
     };
     const g0 = performance.now();
@@ -107,22 +108,28 @@ try {
         // Same pixels? Both files as raw float32 through GDAL.
         const raw = async (f: string): Promise<Float32Array> => {
           const tmp = `${f}.bin`;
-          await run('gdal_translate', ['-q', '-of', 'ENVI', '-ot', 'Float32', f, tmp]);
+          await run('gdal_translate', ['-q', '-of', 'ENVI', '-co', 'INTERLEAVE=BSQ', '-ot', 'Float32', f, tmp]);
           const bytes = await readFile(tmp);
           await rm(tmp);
           return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
         };
         const wallBefore = performance.now();
         const [a, o] = await Promise.all([raw(name), raw(join(out, 'ours', c.file.key))]);
-        for (let i = 0; i < a.length; i++) if (a[i] !== o[i] && !(a[i] !== a[i] && o[i] !== o[i])) mismatches++;
+        for (let i = 0; i < a.length; i++) {
+          if (a[i] !== o[i] && !(a[i] !== a[i] && o[i] !== o[i])) {
+            mismatches++;
+            const band = bandNames[Math.floor(i / (a.length / 13))]!;
+            byBand[band] = (byBand[band] ?? 0) + 1;
+          }
+        }
         compared += a.length;
         wall -= performance.now() - wallBefore; // the comparison is not GDAL's work
       }
     }
     wall += performance.now() - g0;
-    console.log(`GDAL script (local files, no HTTP): ${(wall / 1000).toFixed(2)} s wall, ${(kept / (wall / 1000)).toFixed(2)} kept chips/s; CPU ${cpuS.toFixed(2)} s; peak RSS of one GDAL process ${(peakKb / 1024).toFixed(0)} MB; wrote ${mb(gdalBytes)} MB (${mb(gdalBytes / Math.max(1, kept))} MB each)`);
-    console.log(`ratio: ours ${(wall / ms).toFixed(2)}x GDAL's throughput; CPU ${((cpu.user + cpu.system) / 1e6 / cpuS).toFixed(2)}x GDAL's; our files ${(chipBytes / gdalBytes).toFixed(3)}x the size of GDAL's DEFLATE (Clay v0's layout)`);
-    console.log(`pixels compared: ${compared} (${kept} chips x 13 bands), differing: ${mismatches}`);
+    console.log(`GDAL script (local files, no HTTP): ${(wall / 1000).toFixed(2)} s wall, ${(kept / (wall / 1000)).toFixed(2)} kept chips/s; CPU ${gdalCpuS.toFixed(2)} s; peak RSS of one GDAL process ${(peakKb / 1024).toFixed(0)} MB; wrote ${mb(gdalBytes)} MB (${mb(gdalBytes / Math.max(1, kept))} MB each)`);
+    console.log(`ratio: ours ${(wall / ms).toFixed(2)}x GDAL's throughput; CPU ${(cpuS / gdalCpuS).toFixed(2)}x GDAL's; our files ${(chipBytes / gdalBytes).toFixed(3)}x the size of GDAL's DEFLATE (Clay v0's layout)`);
+    console.log(`pixels compared: ${compared} (${kept} chips x 13 bands), differing: ${mismatches}${mismatches ? ` ${JSON.stringify(byBand)}` : ''}`);
     void readdir;
   }
 } finally {

@@ -155,7 +155,7 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--resampling <method>', "'nearest' (Clay v0's) or 'bilinear' (SCL stays nearest)")
     .option('--harmonize', 'remove the +1000 reflectance offset of processing baseline >= 04.00')
     .option('--inflight <n>', 'chips in flight per unit', (v) => parseInteger(v, '--inflight', 1, 16))
-    .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 96)', (v) => parseInteger(v, '--cache-mb', 0))
+    .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 64)', (v) => parseInteger(v, '--cache-mb', 0))
     .action(async (opts: RunCommandOptions) => {
       const summary = await runRun(createContext(globals()), opts);
       if (summary.rows.every((r) => r.status === 'no-data')) setExit(3);

@@ -216,8 +216,8 @@ interface TileLayout {
 function zlibDecoder(compression: number, predictor: number, dtype: DType, width: number): (bytes: Uint8Array, rows: number) => Promise<Raster> {
   const size = bytesPerPixel(dtype);
   return async (bytes, rows) => {
-    const raw = compression === COMPRESSION_NONE ? bytes.slice() : await inflateNative(bytes);
     const needed = width * rows * size;
+    const raw = compression === COMPRESSION_NONE ? bytes.slice() : await inflateNative(bytes, needed);
     if (raw.byteLength < needed) throw new Error(`decoded ${raw.byteLength} of ${needed} bytes`);
     const own = raw.byteOffset % size === 0 ? raw : raw.slice();
     undoPredictor(own, predictor, dtype, width, rows);

@@ -41,7 +41,7 @@ export interface RunOptions {
   force?: boolean;
   /** Dataset version folder (`02`). */
   version?: string;
-  /** Decoded-tile cache bound in bytes (default 96 MiB), shared by the units of a run. */
+  /** Decoded-tile cache bound in bytes (default 64 MiB), shared by the units of a run. */
   cacheBytes?: number;
   /** Range requests in flight (default 8). */
   requests?: number;
@@ -95,7 +95,7 @@ export interface RunState {
 
 /** Fresh shared state for `options`. */
 export function newRunState(options: Pick<RunOptions, 'cacheBytes' | 'requests'> = {}): RunState {
-  return { cache: new TileCache<CachedTile>(options.cacheBytes ?? 96 * 1024 * 1024), stats: newReadStats(), limit: pLimit(options.requests ?? 8) };
+  return { cache: new TileCache<CachedTile>(options.cacheBytes ?? 64 * 1024 * 1024), stats: newReadStats(), limit: pLimit(options.requests ?? 8) };
 }
 
 function outcomeOf(m: UnitManifest, status: UnitOutcome['status'], key: string): UnitOutcome {

@@ -65,14 +65,14 @@ export function checkImage(img: TiffImage): void {
  * Copies the block at (x0, y0) of size bw x bh into a new pixel-interleaved raster. Parts outside the
  * image (edge tiles) get `fill`.
  */
-export function extractBlock(img: TiffImage, x0: number, y0: number, bw: number, bh: number, fill: number): Raster {
+export function extractBlock(img: TiffImage, x0: number, y0: number, bw: number, bh: number, fill: number, into?: Raster): Raster {
   const { width, height, samples: s } = img;
-  const out = allocRaster(img.raster.dtype, bw * bh * s);
+  const out = into !== undefined && into.dtype === img.raster.dtype && into.data.length >= bw * bh * s ? view(into, bw * bh * s) : allocRaster(img.raster.dtype, bw * bh * s);
   const src = img.raster.data;
   const dst = out.data;
   const w = Math.min(bw, width - x0);
   const h = Math.min(bh, height - y0);
-  if (fill !== 0 && (w < bw || h < bh)) dst.fill(fill);
+  if (w < bw || h < bh) dst.fill(fill);
   if (img.interleave !== 'band') {
     for (let r = 0; r < h; r++) {
       const from = ((y0 + r) * width + x0) * s;
@@ -89,6 +89,18 @@ export function extractBlock(img: TiffImage, x0: number, y0: number, bw: number,
     }
   }
   return out;
+}
+
+/** The first `n` samples of `r`, same buffer. */
+function view(r: Raster, n: number): Raster {
+  switch (r.dtype) {
+    case 'uint8':
+      return { dtype: r.dtype, data: r.data.subarray(0, n) };
+    case 'uint16':
+      return { dtype: r.dtype, data: r.data.subarray(0, n) };
+    case 'float32':
+      return { dtype: r.dtype, data: r.data.subarray(0, n) };
+  }
 }
 
 /** Byte view of a raster's buffer (native = little-endian order). */

@@ -18,8 +18,8 @@ import { encodeIfd, ifdByteLength, Tag } from './tiff-ifd.ts';
 import type { TagValue } from './tiff-ifd.ts';
 import { buildOverview } from './tiff-overview.ts';
 import type { OverviewResampling } from './tiff-overview.ts';
-import { applyPredictor, bytesPerSample, checkImage, extractBlock, rasterBytes } from './tiff-raster.ts';
-import type { Predictor, TiffImage } from './tiff-raster.ts';
+import { allocRaster, applyPredictor, bytesPerSample, checkImage, extractBlock, rasterBytes } from './tiff-raster.ts';
+import type { Predictor, Raster, TiffImage } from './tiff-raster.ts';
 
 export type { ColorInterp, GeoReference, TiffBandInfo } from './tiff-geo.ts';
 export type { OverviewResampling } from './tiff-overview.ts';
@@ -105,10 +105,10 @@ function plan(img: TiffImage, o: TiffOptions): Level[] {
   return levels;
 }
 
-/** Raw (predicted, uncompressed) bytes of one block. */
-function rawBlock(b: Block, o: TiffOptions): Uint8Array {
+/** Raw (predicted, uncompressed) bytes of one block, in `scratch` when given (and large enough). */
+function rawBlock(b: Block, o: TiffOptions, scratch?: Raster): Uint8Array {
   const fill = o.nodata !== undefined && !(Number.isNaN(o.nodata) && b.img.raster.dtype !== 'float32') ? o.nodata : 0;
-  const block = extractBlock(b.img, b.x, b.y, b.w, b.h, fill);
+  const block = extractBlock(b.img, b.x, b.y, b.w, b.h, fill, scratch);
   applyPredictor(block, o.predictor ?? 'none', b.w, b.img.samples);
   return rasterBytes(block);
 }
@@ -202,6 +202,9 @@ export function encodeTiff(img: TiffImage, options: TiffOptions = {}): Uint8Arra
 }
 
 const deflateAsync = promisify(deflate);
+/** Output piece size of async DEFLATE: larger than zlib's 16 KiB (fewer callbacks), small enough that
+ * the piece a compressed block ends in does not hold much unused memory. */
+const DEFLATE_CHUNK = 64 * 1024;
 
 /**
  * As `encodeTiff`, compressing blocks on libuv's thread pool (`concurrency` at a time), so several
@@ -216,15 +219,18 @@ export async function encodeTiffAsync(
   const jobs = levels.flatMap((l, li) => l.blocks.map((b, bi) => ({ b, li, bi })));
   const data: Uint8Array[][] = levels.map((l) => new Array<Uint8Array>(l.blocks.length));
   let next = 0;
+  const maxBlock = jobs.reduce((m, j) => Math.max(m, j.b.w * j.b.h * j.b.img.samples), 0);
   const worker = async (): Promise<void> => {
+    // Each worker reuses one block buffer: DEFLATE has consumed it before the worker's next block.
+    const scratch = options.compression === 'none' ? undefined : allocRaster(img.raster.dtype, maxBlock);
     while (next < jobs.length) {
       signal?.throwIfAborted();
       const job = jobs[next++];
       if (job === undefined) break;
-      const raw = rawBlock(job.b, options);
+      const raw = rawBlock(job.b, options, scratch);
       const level = data[job.li];
       if (level === undefined) throw new ClayError('INTERNAL', 'missing level');
-      level[job.bi] = options.compression === 'none' ? raw : await deflateAsync(raw, { level: options.level ?? 6 });
+      level[job.bi] = options.compression === 'none' ? raw : await deflateAsync(raw, { level: options.level ?? 6, chunkSize: DEFLATE_CHUNK });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
