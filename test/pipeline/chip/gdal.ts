@@ -35,11 +35,11 @@ function withStdin(cmd: string, args: string[], input: string): Promise<string> 
 
 /**
  * `gdallocationinfo -valonly` at many points: pixel/line of `path` (`points` are [col, row]), or, with
- * `srs`, georeferenced points in that CRS (`-l_srs srs -geoloc`). One array of band values per point
+ * `srs`, georeferenced points in that CRS (`-l_srs srs`; adding `-geoloc` would make GDAL 3.6 ignore that CRS). One array of band values per point
  * (NaN for an empty answer: outside the raster).
  */
 export async function locationValues(path: string, points: readonly [number, number][], options: { srs?: string; bands?: number } = {}): Promise<number[][]> {
-  const args = ['-valonly', ...(options.srs ? ['-l_srs', options.srs, '-geoloc'] : []), path];
+  const args = ['-valonly', ...(options.srs ? ['-l_srs', options.srs] : []), path];
   const input = points.map(([x, y]) => (options.srs ? `${x} ${y}` : `${Math.floor(x)} ${Math.floor(y)}`)).join('\n') + '\n';
   const lines = (await withStdin('gdallocationinfo', args, input)).split('\n');
   const per = options.bands ?? 1;
