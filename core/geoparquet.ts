@@ -209,11 +209,14 @@ export function writeGeoParquet(table: GeoTable, options: WriteGeoParquetOptions
   const fields = table.columns.map((c, i) => new arrow.Field(c.name, children[i]!.type, nullable(c.type)));
   fields.push(new arrow.Field(table.geometry.name, new arrow.Binary(), false));
   children.push(wkbData(arrow, table.geometry.polygons));
-  const schema = new arrow.Schema(fields);
+  // User metadata rides in the Arrow schema (serialised in order inside ARROW:schema); only `geo` goes
+  // through parquet-wasm's key-value map, whose iteration order is random per process: with two keys
+  // there, identical tables would give files whose bytes differ from run to run.
+  const schema = new arrow.Schema(fields, new Map(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   const batch = new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children }));
   const ipc = arrow.tableToIPC(new arrow.Table(schema, [batch]), 'stream');
   const geo = geoMetadata(table.geometry.name, table.geometry.polygons);
-  const keyValue = new Map([...Object.entries(metadata), ['geo', JSON.stringify(geo)]]);
+  const keyValue = new Map([['geo', JSON.stringify(geo)]]);
   const codec = { zstd: parquet.Compression.ZSTD, snappy: parquet.Compression.SNAPPY, uncompressed: parquet.Compression.UNCOMPRESSED }[options.compression ?? 'zstd'];
   try {
     // Both calls take ownership of (and free) the wasm-side table and properties.
@@ -330,7 +333,7 @@ export function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetOptions
   } catch (err) {
     throw fail(`cannot decode the Parquet file: ${errorMessage(err)}`, err);
   }
-  // arrow-rs copies the Parquet key-value metadata into the Arrow schema metadata.
+  // arrow-rs merges the Parquet key-value metadata (`geo`) with the embedded Arrow schema's metadata.
   const keyValue = table.schema.metadata;
   const geoText = keyValue.get('geo');
   if (geoText === undefined) throw fail('no geo key in its file metadata: not GeoParquet');

@@ -1,0 +1,166 @@
+/**
+ * `clay run` end to end as users run it (the CLI in a child process) against the loopback Planetary
+ * Computer: JSON summary, reruns that skip, --force, bad input; and kill -9 in the middle of a unit, then a
+ * rerun: the final tree equals an uninterrupted run's (sha256 of every file; manifests apart from their
+ * `run` figures), and a watcher never sees a partial chip under a final name. The same to `s3://` on a
+ * loopback S3 server.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadUniverse } from '../../core/mini-pc/universe.ts';
+import { startMiniPc, type MiniPc } from '../../core/mini-pc/server.ts';
+import { openStore } from '../../core/store/open-store.ts';
+import type { ObjectStore } from '../../core/store/store.ts';
+import type { RunSummary } from '../../cli/commands/run.ts';
+import { runCli } from '../helpers/cli.ts';
+import { BUNDLED_DIR } from '../helpers/bundled.ts';
+import { startS3, type S3Server } from '../helpers/s3.ts';
+import { isCompleteTiff } from '../helpers/tiff-check.ts';
+
+const sample = join(BUNDLED_DIR, 'mgrs_sample.fgb');
+const ENTRY = fileURLToPath(new URL('../../cli/run.ts', import.meta.url));
+let pc: MiniPc;
+let dir: string;
+let clean: Map<string, string>;
+
+const args = (out: string, ...more: string[]): string[] => ['--stac-api', pc.stacApi, '--sas-api', pc.sasApi, 'run', '--sample', sample, '--index', '0', '--out', out, ...more];
+
+/** sha256 per key of a store; a manifest is hashed without its `run` section (timings differ by run). */
+async function digest(store: ObjectStore): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const e of store.list('')) {
+    let bytes = (await store.get(e.key))!;
+    if (e.key.endsWith('manifest.json')) {
+      const { run: _run, ...rest } = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+      bytes = new TextEncoder().encode(JSON.stringify(rest));
+    }
+    out.set(e.key, createHash('sha256').update(bytes).digest('hex'));
+  }
+  return out;
+}
+
+/**
+ * Runs the CLI and SIGKILLs it once a unit is complete and the next has a chip on disk (mid-unit), while a
+ * watcher checks every visible chip is a whole TIFF. Resolves with what the watcher saw.
+ */
+async function runAndKill(cliArgs: string[], store: ObjectStore, env: Record<string, string> = {}): Promise<{ killed: boolean; looks: number; partial: string[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...cliArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  const seen = { killed: false, looks: 0, partial: [] as string[] };
+  while (!done) {
+    const keys: string[] = [];
+    for await (const e of store.list('')) keys.push(e.key);
+    for (const k of keys.filter((x) => x.endsWith('.tif'))) {
+      const bytes = await store.get(k);
+      seen.looks++;
+      if (bytes && !isCompleteTiff(bytes)) seen.partial.push(k);
+    }
+    const manifests = keys.filter((k) => k.endsWith('manifest.json')).length;
+    const units = new Set(keys.filter((k) => k.endsWith('.tif')).map((k) => k.split('/').slice(0, 3).join('/')));
+    if (manifests === 1 && units.size === 2 && !done) {
+      child.kill('SIGKILL');
+      seen.killed = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  await exited;
+  return seen;
+}
+
+before(async () => {
+  pc = await startMiniPc({ universe: await loadUniverse(BUNDLED_DIR) });
+  dir = await mkdtemp(join(tmpdir(), 'clay-run-'));
+  const r = await runCli(args(join(dir, 'clean')));
+  assert.equal(r.code, 0, r.stderr);
+  clean = await digest(await openStore(join(dir, 'clean')));
+});
+
+after(async () => {
+  await pc.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('clay run: a JSON summary; a rerun skips complete units and says so; --force redoes them', async () => {
+  assert.equal([...clean.keys()].filter((k) => k.endsWith('.tif')).length, 47);
+  assert.ok(clean.has('02/index/row-0.parquet'));
+  const again = await runCli(args(join(dir, 'clean')));
+  assert.equal(again.code, 0, again.stderr);
+  const s = JSON.parse(again.stdout) as RunSummary;
+  assert.deepEqual([s.units, s.chips.kept], [{ done: 0, skipped: 3 }, 0]);
+  assert.equal((again.stderr.match(/"event":"Run:Skip"/g) ?? []).length, 3);
+  assert.deepEqual(await digest(await openStore(join(dir, 'clean'))), clean);
+  const forced = await runCli(args(join(dir, 'clean'), '--force'));
+  const f = JSON.parse(forced.stdout) as RunSummary;
+  assert.deepEqual([f.units, f.chips.kept, f.chips.rejected], [{ done: 3, skipped: 0 }, 47, 13]);
+  assert.ok(f.bytesRead > 0 && f.bytesWritten > 0 && f.peakRssMb > 0);
+  assert.deepEqual(await digest(await openStore(join(dir, 'clean'))), clean);
+});
+
+test('clay run: bad inputs are coded errors with exit 2 and leave the output alone', async () => {
+  const before = await digest(await openStore(join(dir, 'clean')));
+  const bad = await runCli(['--stac-api', pc.stacApi, 'run', '--sample', sample, '--index', '9', '--out', join(dir, 'clean')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /error BAD_INDEX/);
+  const scheme = await runCli(['--stac-api', pc.stacApi, 'run', '--sample', sample, '--index', '0', '--out', 'ftp://x/y']);
+  assert.equal(scheme.code, 2);
+  assert.match(scheme.stderr, /error BAD_ARGUMENT/);
+  const missing = await runCli(['--stac-api', pc.stacApi, 'run', '--sample', join(dir, 'nope.fgb'), '--out', join(dir, 'clean')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /error BAD_SAMPLE_FILE/);
+  const none = await runCli(['--stac-api', pc.stacApi, '--sas-api', pc.sasApi, 'run', '--sample', sample, '--index', '1', '--out', join(dir, 'none')]);
+  assert.equal(none.code, 3, none.stderr);
+  assert.deepEqual(await digest(await openStore(join(dir, 'clean'))), before);
+});
+
+test('kill -9 mid-unit, rerun: the same files and manifests as an uninterrupted run; no partial chip ever visible', async () => {
+  const out = join(dir, 'killed');
+  const store = await openStore(out);
+  const seen = await runAndKill(args(out), store);
+  assert.ok(seen.killed, 'the run was killed mid-unit');
+  assert.deepEqual(seen.partial, []);
+  assert.ok(seen.looks > 0);
+  const rerun = await runCli(args(out));
+  assert.equal(rerun.code, 0, rerun.stderr);
+  const s = JSON.parse(rerun.stdout) as RunSummary;
+  assert.deepEqual(s.units, { done: 2, skipped: 1 });
+  assert.match(rerun.stderr, /"event":"Run:Redo".*"reason":"incomplete \(no manifest\)"/);
+  assert.deepEqual(await digest(store), clean);
+  // No temporary file is left behind either.
+  const all: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else all.push(relative(out, join(d, e.name)));
+    }
+  };
+  await walk(out);
+  assert.deepEqual(all.sort(), [...clean.keys()].sort());
+  assert.ok((await stat(join(out, '02/31TGL/2021-06-15/manifest.json'))).size > 0);
+});
+
+test('s3:// output on a loopback S3 server: kill -9 mid-unit, rerun: the same objects as the local run', async () => {
+  const s3: S3Server = await startS3();
+  try {
+    const url = `s3://${s3.bucket}/chips`;
+    const store = await openStore(url, { env: s3.env });
+    const seen = await runAndKill(args(url), store, s3.env);
+    assert.ok(seen.killed, 'the run was killed mid-unit');
+    assert.deepEqual(seen.partial, []);
+    const rerun = await runCli(args(url), s3.env);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual((JSON.parse(rerun.stdout) as RunSummary).units, { done: 2, skipped: 1 });
+    assert.deepEqual(await digest(store), clean);
+  } finally {
+    await s3.close();
+  }
+});
