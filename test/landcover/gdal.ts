@@ -64,17 +64,22 @@ export async function gdalHistogram(files: string[], footprint: Footprint, ovr: 
   }
 }
 
-/** `ogrinfo -json` of a vector file: layer fields and feature count, features with their properties. */
+/** What GDAL's ogrinfo (3.6: no -json) and ogr2ogr read from a vector file's first layer. */
 export interface OgrLayer {
-  name: string;
   featureCount: number;
+  geometryType: string;
   fields: { name: string; type: string }[];
-  geometryFields: { type: string }[];
   features: { properties: Record<string, unknown> }[];
 }
 
-/** The first layer as ogrinfo reads it (with features). */
+/** `ogrinfo -so -al` (feature count, geometry type, field names and types) and `ogr2ogr -f GeoJSON` (the features). */
 export async function ogrinfo(path: string): Promise<OgrLayer> {
-  const { stdout } = await run('ogrinfo', ['-json', '-features', '-ro', path], { maxBuffer: 256 * 1024 * 1024 });
-  return (JSON.parse(stdout) as { layers: OgrLayer[] }).layers[0]!;
+  const { stdout } = await run('ogrinfo', ['-ro', '-so', '-al', path], { maxBuffer: 64 * 1024 * 1024 });
+  const featureCount = Number(/^Feature Count: (\d+)/m.exec(stdout)?.[1] ?? NaN);
+  const geometryType = /^Geometry: (.+)$/m.exec(stdout)?.[1]?.trim() ?? '';
+  const fieldBlock = stdout.slice(stdout.lastIndexOf('Data axis to CRS axis mapping'));
+  const fields = [...fieldBlock.matchAll(/^(.+): (String|Real|Integer|Integer64|Date|DateTime|Binary)[ (]/gm)].map((m) => ({ name: m[1]!, type: m[2]! }));
+  const json = (await run('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', path], { maxBuffer: 256 * 1024 * 1024 })).stdout;
+  const features = (JSON.parse(json) as { features: { properties: Record<string, unknown> }[] }).features;
+  return { featureCount, geometryType, fields, features };
 }
