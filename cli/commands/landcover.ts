@@ -41,9 +41,9 @@ export function parseBbox(value: string): [number, number, number, number] {
   return [w, s, e, n];
 }
 
-/** `--overview N|none`: GDAL's -ovr number, or full resolution. */
-export function parseOverview(value: string): number | null {
-  if (value === 'none' || value === 'full') return null;
+/** `--overview N|none`: GDAL's -ovr number, or 'none' for full resolution (commander turns a null into ''). */
+export function parseOverview(value: string): number | 'none' {
+  if (value === 'none' || value === 'full') return 'none';
   return parseInteger(value, '--overview', 0, 30);
 }
 
@@ -72,7 +72,7 @@ export interface GridCommandOptions extends TileSourceOptions {
 /** Options of `clay landcover stats`. */
 export interface StatsCommandOptions extends TileSourceOptions {
   out: string;
-  overview: number | null;
+  overview: number | 'none';
   year: number;
   footprint: string;
   concurrency: number;
@@ -101,7 +101,7 @@ export async function runStats(globals: GlobalOptions, options: StatsCommandOpti
   const tiles = await resolveTiles(options, (msg) => ctx.logger.warn('Landcover:Grid:Duplicates', { message: msg }));
   if (tiles.length === 0) throw new ClayError('BAD_ARGUMENT', 'no MGRS tile in the area given', { input: options.bbox ?? options.aoi ?? options.grid });
   const summary = await computeStats(tiles, {
-    stac: ctx.stac, http: ctx.http, signer: ctx.signer, out: options.out, overview: options.overview, year: options.year, footprint,
+    stac: ctx.stac, http: ctx.http, signer: ctx.signer, out: options.out, overview: options.overview === 'none' ? null : options.overview, year: options.year, footprint,
     concurrency: options.concurrency, cacheBytes: options.cacheMb * 1024 * 1024, force: options.force === true, logger: ctx.logger,
     progress: (total) => createProgress('landcover stats', total, ctx.logger),
   });
