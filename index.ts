@@ -39,3 +39,18 @@ export type { DType, Raster } from './pipeline/read/raster.ts';
 export { pointTransform, projDefinition, isSupportedEpsg, type PointTransform } from './pipeline/warp/proj.ts';
 export { coordField, type CoordField, type CoordFieldOptions } from './pipeline/warp/transformer.ts';
 export { warpInto, warpMosaic, mosaicOrder, FieldCache, type Resampling, type RasterSource, type WarpOptions, type WarpResult } from './pipeline/warp/warp.ts';
+// landcover (issue 7)
+export { WORLDCOVER_CLASSES, WORLDCOVER_NODATA, WORLDCOVER_WATER, type WorldCoverClass, type ClassKey } from './landcover/classes.ts';
+export { footprintBbox, partBboxes, toMultiPolygon, type Footprint, type GridTile } from './landcover/footprint.ts';
+export { computeGrid, squareLetters, tileCorner, bandLatitudes, zoneLongitudes, S2_TILE_SIZE, type ComputedTile, type GridOptions } from './landcover/mgrs-grid.ts';
+export { readGridFile, readKml, type GridFile } from './landcover/grid-file.ts';
+export { listWorldCover, WorldCoverIndex, DEFAULT_WORLDCOVER_YEAR, type WorldCoverSource } from './landcover/worldcover.ts';
+export { accumulateFootprint, type FootprintMode } from './landcover/tile-stats.ts';
+export { rowSpans, toPixelSpace, type PixelPolygon } from './landcover/rasterize.ts';
+export { computeStats, histogramEntry, DEFAULT_OVERVIEW, type StatsOptions, type StatsSummary, type TileFailure } from './landcover/stats.ts';
+export { StatsJournal, type JournalEntry, type StatsSettings, type DropReason } from './landcover/stats-journal.ts';
+export { readStatsFile, writeStatsFile, type StatsRow, type ClassCounts } from './landcover/stats-file.ts';
+export { drawSample, parseStratum, withOverrides, classFractions, CLAY_V0_STRATA, CLAY_V0_SEED, STRATUM_KEYS, type Stratum, type StratumKey, type SampledTile, type SampleResult, type StratumReport } from './landcover/sample.ts';
+export { writeSampleFile } from './landcover/sample-file.ts';
+export { sampleMapSvg, stratumColor, type MapOptions } from './landcover/sample-map.ts';
+export { NumpyRandomState, sampleIndices } from './landcover/numpy-random.ts';

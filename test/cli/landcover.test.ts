@@ -28,6 +28,15 @@ test('clay landcover grid -> stats -> sample: JSON summaries, files ogrinfo read
     assert.equal(g.code, 0, g.stderr);
     const tiles = (JSON.parse(g.stdout) as { tiles: number }).tiles;
     assert.equal((await ogrinfo(grid)).featureCount, tiles);
+    // --aoi: only the tiles meeting the polygons (a small triangle in the area's south-west).
+    const aoi = join(dir, 'aoi.geojson');
+    await writeVectorFile(aoi, [{ geometry: { type: 'Polygon', coordinates: [[[5.81, 45.46], [5.83, 45.46], [5.81, 45.48], [5.81, 45.46]]] }, properties: {} }]);
+    const byAoi = await runCli(['landcover', 'grid', '--aoi', aoi, '--out', join(dir, 'aoi.fgb')]);
+    assert.equal(byAoi.code, 0, byAoi.stderr);
+    const aoiTiles = (await ogrinfo(join(dir, 'aoi.fgb'))).features.map((f) => String(f.properties.name));
+    assert.equal((await runCli(['landcover', 'grid', '--bbox', '4,44,8,47', '--out', join(dir, 'wide.fgb')])).code, 0);
+    const allTiles = (await ogrinfo(join(dir, 'wide.fgb'))).features.map((f) => String(f.properties.name));
+    assert.ok(aoiTiles.length > 0 && aoiTiles.length < allTiles.length && aoiTiles.every((n) => allTiles.includes(n)), `${aoiTiles.join(' ')} of ${allTiles.join(' ')}`);
 
     const stats = join(dir, 'mgrs_stats.fgb');
     const a = await runCli([...pcArgs(pc), 'landcover', 'stats', '--grid', grid, '--out', stats]);
