@@ -4,7 +4,8 @@
  * drew the tile), a MultiPolygon footprint in EPSG:4326, rows in sample order.
  */
 import { ClayError } from '../core/errors.ts';
-import { writeVectorFile, type VectorFeature } from '../core/vector-file.ts';
+import { type VectorFeature } from '../core/vector-file.ts';
+import { writeFeatures } from './vector-out.ts';
 import { COUNT_COLUMN, WORLDCOVER_CLASSES } from './classes.ts';
 import { toMultiPolygon } from './footprint.ts';
 import type { SampledTile } from './sample.ts';
@@ -20,5 +21,5 @@ export function sampleFeature(t: SampledTile): VectorFeature {
 /** Writes the sample (FlatGeobuf or GeoJSON by extension), atomically; an empty sample is BAD_ARGUMENT. */
 export async function writeSampleFile(path: string, tiles: readonly SampledTile[]): Promise<void> {
   if (tiles.length === 0) throw new ClayError('BAD_ARGUMENT', `the sample is empty (every stratum has size 0): nothing to write to ${path}`, { input: path });
-  await writeVectorFile(path, tiles.map(sampleFeature));
+  await writeFeatures(path, tiles.map(sampleFeature));
 }

@@ -5,7 +5,8 @@
  * writer's one number type); their values are whole counts.
  */
 import { ClayError } from '../core/errors.ts';
-import { readVectorFile, writeVectorFile, type VectorFeature } from '../core/vector-file.ts';
+import { readVectorFile, type VectorFeature } from '../core/vector-file.ts';
+import { writeFeatures } from './vector-out.ts';
 import { COUNT_COLUMN, WORLDCOVER_CLASSES, type ClassKey } from './classes.ts';
 import { asFootprint, toMultiPolygon, type Footprint } from './footprint.ts';
 
@@ -36,7 +37,7 @@ export function statsFeature(row: StatsRow): VectorFeature {
 /** Writes a stats file (FlatGeobuf or GeoJSON by extension), atomically. At least one row is needed (an empty FlatGeobuf has no schema). */
 export async function writeStatsFile(path: string, rows: StatsRow[]): Promise<void> {
   if (rows.length === 0) throw new ClayError('INTERNAL', `no rows to write to ${path}`, { input: path });
-  await writeVectorFile(path, rows.map(statsFeature));
+  await writeFeatures(path, rows.map(statsFeature));
 }
 
 /**

@@ -10,7 +10,7 @@ import { ClayError } from '../../core/errors.ts';
 import type { GeoJsonGeometry } from '../../core/geometry.ts';
 import { createProgress } from '../../core/progress.ts';
 import { readVectorFile } from '../../core/vector-file.ts';
-import { writeVectorFile } from '../../core/vector-file.ts';
+import { writeFeatures } from '../../landcover/vector-out.ts';
 import { asFootprint, footprintBbox, footprintPolygons, toMultiPolygon, type GridTile } from '../../landcover/footprint.ts';
 import { readGridFile } from '../../landcover/grid-file.ts';
 import { computeGrid } from '../../landcover/mgrs-grid.ts';
@@ -148,7 +148,7 @@ export function registerLandcover(program: Command, globals: () => GlobalOptions
       const ctx = createContext(globals());
       const tiles = await resolveTiles(opts, (msg) => ctx.logger.warn('Landcover:Grid:Duplicates', { message: msg }));
       if (tiles.length === 0) throw new ClayError('BAD_ARGUMENT', 'no MGRS tile in the area given', { input: opts.bbox ?? opts.aoi ?? opts.grid });
-      await writeVectorFile(opts.out, tiles.map((t) => ({ geometry: toMultiPolygon(t.footprint), properties: { name: t.name } })));
+      await writeFeatures(opts.out, tiles.map((t) => ({ geometry: toMultiPolygon(t.footprint), properties: { name: t.name } })));
       ctx.out(ctx.json ? JSON.stringify({ out: opts.out, tiles: tiles.length }) : `${tiles.length} tiles -> ${opts.out}`);
     });
   tileOptions(landcover.command('stats').description('count WorldCover classes per MGRS tile from the COG overviews (resumable: rerun to continue)'))

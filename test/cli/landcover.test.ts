@@ -61,7 +61,7 @@ test('clay landcover grid -> stats -> sample: JSON summaries, files ogrinfo read
     assert.equal(c.code, 0, c.stderr);
     assert.deepEqual(await readStatsFile(computed), await readStatsFile(stats));
 
-    const sample = join(dir, 'mgrs_sample.fgb');
+    const sample = join(dir, 'new', 'folder', 'mgrs_sample.fgb');
     const map = join(dir, 'sample.svg');
     const s1 = await runCli(['landcover', 'sample', '--stats', stats, '--out', sample, '--seed', '42', '--map', map, '--stratum', 'diversity=2/3']);
     assert.equal(s1.code, 0, s1.stderr);
