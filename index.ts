@@ -58,3 +58,27 @@ export {
   chipCollection, CHIP_COLLECTION_KEY, CHIP_EO_BANDS, type ChipCatalog, type ChipCollection, type ChipCollectionOptions, type ChipItem,
   type ChipAsset, type ChipSources, type EoBand, type RasterBand, type StacFile, type StacLink,
 } from './pipeline/index/chip-stac.ts';
+// landcover (issue 7)
+export { WORLDCOVER_CLASSES, WORLDCOVER_NODATA, WORLDCOVER_WATER, type WorldCoverClass, type ClassKey } from './landcover/classes.ts';
+export { footprintBbox, partBboxes, toMultiPolygon, type Footprint, type GridTile } from './landcover/footprint.ts';
+export { computeGrid, squareLetters, tileCorner, bandLatitudes, zoneLongitudes, S2_TILE_SIZE, type ComputedTile, type GridOptions } from './landcover/mgrs-grid.ts';
+export { readGridFile, readKml, type GridFile } from './landcover/grid-file.ts';
+export { listWorldCover, WorldCoverIndex, DEFAULT_WORLDCOVER_YEAR, type WorldCoverSource } from './landcover/worldcover.ts';
+export { accumulateFootprint, type FootprintMode } from './landcover/tile-stats.ts';
+export { rowSpans, toPixelSpace, type PixelPolygon } from './landcover/rasterize.ts';
+export { computeStats, histogramEntry, DEFAULT_OVERVIEW, type StatsOptions, type StatsSummary, type TileFailure } from './landcover/stats.ts';
+export { StatsJournal, type JournalEntry, type StatsSettings, type DropReason } from './landcover/stats-journal.ts';
+export { readStatsFile, writeStatsFile, type StatsRow, type ClassCounts } from './landcover/stats-file.ts';
+export { drawSample, parseStratum, withOverrides, classFractions, CLAY_V0_STRATA, CLAY_V0_SEED, STRATUM_KEYS, type Stratum, type StratumKey, type SampledTile, type SampleResult, type StratumReport } from './landcover/sample.ts';
+export { writeSampleFile } from './landcover/sample-file.ts';
+export { sampleMapSvg, stratumColor, type MapOptions } from './landcover/sample-map.ts';
+export { NumpyRandomState, sampleIndices } from './landcover/numpy-random.ts';
+// the chip stage and the main job (issue 6)
+export { CHIP_BANDS, SCL_BAND, BAND_INDEX, BOA_OFFSET, hasBoaOffset, type BandSpec, type BandSource, type S2ChipAsset } from './pipeline/chip/bands.ts';
+export { assessChip, CLOUDY_SCL, CLOUD_THRESHOLD, type ChipQuality, type QualityInput, type RejectReason } from './pipeline/chip/quality.ts';
+export { CHIP_VERSION, DEFAULT_ENCODING, CLAY_V0_ENCODING, unitPrefix, chipFileName, chipTransform, chipTiffOptions, encodeChip, type ChipEncoding, type Georeferencing } from './pipeline/chip/chip-file.ts';
+export { openChipSources, stackChip, harmonizeStack, plane, type ChipSources as ChipStackSources, type ChipStack, type StackOptions, type SourceAccess, type StackBuffers } from './pipeline/chip/stack.ts';
+export { chipUnit, chipWindows, sha256, type UnitOptions } from './pipeline/chip/chip-unit.ts';
+export { MANIFEST_NAME, parseManifest, type UnitManifest, type ChipRecord, type FileRecord, type UnitSettings, type UnitRun } from './pipeline/chip/manifest.ts';
+export { indexRows, UNIT_INDEX_NAME } from './pipeline/chip/unit-index.ts';
+export { runIndex, newRunState, runIndexKey, writeRunIndex, type RunOptions, type RunState, type IndexResult, type UnitOutcome } from './pipeline/run/run-index.ts';

@@ -9,6 +9,7 @@ import { ClayError, errorMessage } from '../core/errors.ts';
 import { redactText } from '../core/redact.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerLandcover } from './commands/landcover.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSearch } from './commands/search.ts';
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRun(program, globals, (code) => (exitCode = code));
   registerServe(program, globals);
   registerDemo(program, globals);
+  registerLandcover(program, globals, (code) => (exitCode = code));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

@@ -7,7 +7,10 @@
  * coalesces their byte ranges into few requests (bounded concurrency, `p-limit`), decodes them with native
  * zlib (or geotiff.js' decoder, `decoder: 'geotiff'`, for other codecs or to compare) and keeps decoded
  * tiles in a cache bounded in bytes, shared across COGs. Memory is then bounded by the cache and the
- * windows asked for, never by the image. Only full-resolution image 0 is read (no overviews).
+ * windows asked for, never by the image. Full-resolution image 0 is read by default; `overview: n` opens
+ * the n-th reduced-resolution image instead (GDAL's `-ovr n` numbering: 0 is the first overview), on a grid
+ * derived from image 0's georeferencing as GDAL derives it (same corner origin, pixel size scaled by the
+ * size ratio), since COG overview IFDs carry no geokeys of their own.
  *
  * A file geotiff.js cannot parse, a tile that does not decode, or a blob shorter than its header says is
  * COG_CORRUPT naming the URL without its token.
@@ -41,6 +44,12 @@ export interface CogOptions extends BlobAccess {
   coalesce?: CoalesceOptions;
   /** Bytes fetched per header block (default 64 KiB). */
   headerBlockBytes?: number;
+  /**
+   * Read the n-th overview instead of full-resolution image 0, numbered as GDAL's `-ovr n` (0 = the first,
+   * largest overview). Overviews are the reduced-resolution IFDs (NewSubfileType bit 0), masks excluded.
+   * A file with fewer overviews is a BAD_ARGUMENT error naming the URL and the count.
+   */
+  overview?: number;
   signal?: AbortSignal;
 }
 
@@ -52,8 +61,10 @@ let nextId = 0;
 export class Cog {
   /** The href without its token. */
   readonly url: string;
-  /** The grid of image 0, corner based (PixelIsPoint already shifted, as GDAL does). */
+  /** The grid of the image read (image 0, or the overview), corner based (PixelIsPoint already shifted, as GDAL does). */
   readonly grid: Grid;
+  /** The overview read (GDAL's `-ovr` number), or undefined for full-resolution image 0. */
+  readonly overview: number | undefined;
   readonly dtype: DType;
   /** GDAL_NODATA, when the file declares one. */
   readonly nodata: number | undefined;
@@ -71,9 +82,10 @@ export class Cog {
     private readonly limit: LimitFunction,
     private readonly layout: TileLayout,
     private readonly decode: (bytes: Uint8Array, rows: number) => Promise<Raster>,
-    info: { grid: Grid; dtype: DType; nodata: number | undefined; pixelIsPoint: boolean },
+    info: { grid: Grid; dtype: DType; nodata: number | undefined; pixelIsPoint: boolean; overview: number | undefined },
   ) {
     this.url = reader.url;
+    this.overview = info.overview;
     this.grid = info.grid;
     this.dtype = info.dtype;
     this.nodata = info.nodata;
@@ -90,7 +102,8 @@ export class Cog {
     try {
       const source = headerSource(reader, options.headerBlockBytes ?? 64 * 1024);
       const tiff = await GeoTIFF.fromSource(source, undefined, signal);
-      const image = await tiff.getImage(0);
+      const first = await tiff.getImage(0);
+      const image = options.overview === undefined ? first : await overviewImage(tiff, options.overview, reader.url);
       const fd = image.getFileDirectory();
       const width = image.getWidth();
       const height = image.getHeight();
@@ -108,14 +121,15 @@ export class Cog {
       };
       const compression = Number(await fd.loadValue('Compression')) || COMPRESSION_NONE;
       const predictor = Number(await fd.loadValue('Predictor')) || 1;
-      const geo = geoOf(image.getGeoKeys(), await fd.loadValue('ModelTransformation'), await fd.loadValue('ModelTiepoint'), await fd.loadValue('ModelPixelScale'), reader.url);
-      const nodata = image.getGDALNoData() ?? undefined;
+      const fd0 = first.getFileDirectory();
+      const geo = geoOf(first.getGeoKeys(), await fd0.loadValue('ModelTransformation'), await fd0.loadValue('ModelTiepoint'), await fd0.loadValue('ModelPixelScale'), reader.url);
+      const nodata = image.getGDALNoData() ?? first.getGDALNoData() ?? undefined;
       const decoder = options.decoder ?? 'zlib';
       const decode = decoder === 'zlib' && (DEFLATE.has(compression) || compression === COMPRESSION_NONE)
         ? zlibDecoder(compression, predictor, dtype, layout.tileWidth)
         : await geotiffDecoder(compression, fd, dtype, layout.tileWidth);
-      const grid: Grid = { epsg: geo.epsg, transform: geo.transform, width, height };
-      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), layout, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint });
+      const grid: Grid = { epsg: geo.epsg, transform: scaleTransform(geo.transform, first.getWidth() / width, first.getHeight() / height), width, height };
+      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), layout, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview });
     } catch (err) {
       if (isClayError(err)) throw err;
       if (signal?.aborted) throw new ClayError('HTTP_ABORTED', `read of ${reader.url} aborted`, { input: reader.url, cause: signal.reason });
@@ -239,6 +253,30 @@ async function geotiffDecoder(compression: number, fd: GeoFileDirectory, dtype: 
     const out = new Uint8Array(await decoder.decode(copy.buffer));
     return rasterFromBytes(dtype, out, width, rows);
   };
+}
+
+/** A geotiff.js image. */
+type GeoImage = Awaited<ReturnType<GeoTIFF['getImage']>>;
+
+/** The n-th reduced-resolution image (GDAL's `-ovr n`): IFDs after the first with NewSubfileType bit 0 and not bit 2 (mask). */
+async function overviewImage(tiff: GeoTIFF, n: number, url: string): Promise<GeoImage> {
+  if (!Number.isInteger(n) || n < 0) throw new ClayError('BAD_ARGUMENT', `overview must be an integer >= 0, got ${n}`, { input: url });
+  const count = await tiff.getImageCount();
+  let found = 0;
+  for (let i = 1; i < count; i++) {
+    const image = await tiff.getImage(i);
+    const kind = Number(await image.getFileDirectory().loadValue('NewSubfileType')) || 0;
+    if ((kind & 1) === 0 || (kind & 4) !== 0) continue;
+    if (found === n) return image;
+    found++;
+  }
+  throw new ClayError('BAD_ARGUMENT', `${url} has ${found} overview(s): overview ${n} does not exist`, { input: url });
+}
+
+/** The transform of an image `fx` x `fy` times coarser than `t`, same corner origin (as GDAL derives overview grids). */
+function scaleTransform(t: GeoTransform, fx: number, fy: number): GeoTransform {
+  if (fx === 1 && fy === 1) return t;
+  return [t[0], t[1] * fx, t[2] * fy, t[3], t[4] * fx, t[5] * fy];
 }
 
 /** The file directory type of geotiff.js images. */

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HttpClient } from '../../../core/http.ts';
 import { isClayError } from '../../../core/errors.ts';
 import { startMiniPc } from '../../../core/mini-pc/server.ts';
-import { asDemItem, asS1Item, asS2Item } from '../../../core/stac/pc-items.ts';
+import { asDemItem, asS1Item, asS2Item, asWorldCoverItem } from '../../../core/stac/pc-items.ts';
 import { PcSigner } from '../../../core/stac/pc-signer.ts';
 import { Cog } from '../../../pipeline/read/cog.ts';
 import { newReadStats } from '../../../pipeline/read/range-reader.ts';
@@ -219,4 +219,42 @@ test('reads go through the HTTP layer: injected 503s, 429s, resets and truncated
   ] });
   assert.deepEqual(faulty.bytes, clean.bytes);
   assert.equal(faulty.retries, 5, JSON.stringify(faulty.reasons));
+});
+
+test('overview n reads what gdal_translate -ovr n reads: grid, every pixel, and a BAD_ARGUMENT past the last overview', async () => {
+  const s = await serveBundled();
+  const dir = await mkdtemp(join(tmpdir(), 'clay-ovr-'));
+  try {
+    const href = asWorldCoverItem(await s.item('ESA_WorldCover_10m_2021_v200_N45E006')).map.href;
+    const file = localFile(href);
+    const overviews = (JSON.parse((await run('gdalinfo', ['-json', file])).stdout) as { bands: { overviews: { size: [number, number] }[] }[] }).bands[0]!.overviews;
+    assert.ok(overviews.length >= 2, 'the bundled WorldCover COG has overviews');
+    const stats = newReadStats();
+    for (let n = 0; n < overviews.length; n++) {
+      const out = join(dir, `ovr${n}.tif`);
+      await run('gdal_translate', ['-q', '-ovr', String(n), file, out]);
+      const info = JSON.parse((await run('gdalinfo', ['-json', out])).stdout) as { size: [number, number]; geoTransform: number[] };
+      const cog = await s.open(href, { overview: n, stats });
+      assert.equal(cog.overview, n);
+      assert.deepEqual([cog.grid.width, cog.grid.height], info.size, `overview ${n} size`);
+      assert.deepEqual([cog.grid.width, cog.grid.height], overviews[n]!.size);
+      cog.grid.transform.forEach((v, i) => assert.ok(Math.abs(v - info.geoTransform[i]!) < 1e-12, `overview ${n} transform[${i}]`));
+      const ours = await cog.readWindow({ col: 0, row: 0, width: cog.grid.width, height: cog.grid.height });
+      assert.deepEqual(bytesOf(ours), await gdalWindow(out, 0, 0, cog.grid.width, cog.grid.height), `overview ${n} pixels`);
+    }
+    // Reading the smallest overview whole costs a fraction of the file: never the whole blob.
+    const size = (await stat(file)).size;
+    const small = newReadStats();
+    const last = await s.open(href, { overview: overviews.length - 1, stats: small });
+    await last.readWindow({ col: 0, row: 0, width: last.grid.width, height: last.grid.height });
+    assert.ok(small.bytesRead < size / 4, `${small.bytesRead} bytes read of ${size}`);
+    await assert.rejects(s.open(href, { overview: overviews.length }), (e) => isClayError(e, 'BAD_ARGUMENT'));
+    // Image 0 is unchanged by the option's existence.
+    const full = await s.open(href);
+    assert.equal(full.overview, undefined);
+    assert.deepEqual([full.grid.width, full.grid.height], (JSON.parse((await run('gdalinfo', ['-json', file])).stdout) as { size: [number, number] }).size);
+  } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
