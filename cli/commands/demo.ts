@@ -1,7 +1,8 @@
 /**
  * `clay demo`: the main job on the bundled samples, with no internet. It starts the miniature Planetary
- * Computer on 127.0.0.1 and runs against it what the toolkit can do so far: the searches for sample row 0
- * (Sentinel-2 per year, Sentinel-1, DEM), a signed ranged read of one asset, and the scene plan of row 0.
+ * Computer on 127.0.0.1 and runs against it: the searches for sample row 0 (Sentinel-2 per year,
+ * Sentinel-1, DEM), a signed ranged read of one asset, the scene plan of row 0, and `clay run` for row 0,
+ * which writes its chips (GeoTIFFs, manifests, chip indexes) under `--out` (default `./clay-demo-chips`).
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { createContext, type GlobalOptions } from '../context.ts';
 import { samplesDir } from '../samples.ts';
 import { readSampleRow } from '../../pipeline/sample-file.ts';
 import { plan } from '../../pipeline/plan/plan.ts';
+import { formatRunSummary, runRun } from './run.ts';
 import { runSearch } from './search.ts';
 
 /** Registers `clay demo`. */
@@ -21,7 +23,8 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
     .command('demo')
     .description('run the main job on the bundled miniature universe, served on 127.0.0.1')
     .option('--data <dir>', 'generated universe folder (default: data-samples/generated)')
-    .action(async (opts: { data?: string }) => {
+    .option('--out <dir|s3://bucket/prefix>', 'where the chips go', 'clay-demo-chips')
+    .action(async (opts: { data?: string; out: string }) => {
       const dir = samplesDir(opts.data);
       const pc = await startMiniPc({ universe: await loadUniverse(dir) });
       try {
@@ -29,7 +32,7 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
         const started = Date.now();
         const sample = join(dir, 'mgrs_sample.fgb');
         const collections = [COLLECTIONS.s2, COLLECTIONS.s1, COLLECTIONS.dem];
-        const progress = createProgress('demo', collections.length + 2, ctx.logger);
+        const progress = createProgress('demo', collections.length + 3, ctx.logger);
         const counts: Record<string, number> = {};
         let firstS2Href: string | undefined;
         for (const collection of collections) {
@@ -50,13 +53,16 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
         const scenePlan = await plan(await readSampleRow(sample, 0), { stac: ctx.stac, logger: ctx.logger });
         progress.tick(1, { step: 'plan' });
         progress.stop();
+        const run = await runRun({ ...ctx, out: () => undefined }, { sample, index: 0, out: opts.out });
         const planned = { dates: scenePlan.dates.map((d) => d.date), chips: scenePlan.totals.chips, estimatedBytes: scenePlan.totals.estimatedBytes };
         const summary = {
           event: 'Demo:Done', stacApi: pc.stacApi, items: counts, plan: planned,
           stacRequests: pc.requests.filter((r) => r.service === 'stac').length,
-          tokenRequests: ctx.signer.stats.tokenRequests, signedBytesRead: headerBytes, ms: Date.now() - started,
+          tokenRequests: ctx.signer.stats.tokenRequests, signedBytesRead: headerBytes,
+          chips: { out: run.out, index: run.index, units: run.units, kept: run.chips.kept, rejected: run.chips.rejected, byReason: run.chips.byReason, bytesWritten: run.bytesWritten },
+          ms: Date.now() - started,
         };
-        ctx.out(ctx.json ? JSON.stringify(summary) : `done: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}; ${summary.stacRequests} STAC requests, ${summary.tokenRequests} SAS token(s), ${headerBytes} bytes read from a signed COG; plan of row 0: ${planned.dates.join(', ')} (${planned.chips} chips before filtering); ${summary.ms} ms`);
+        ctx.out(ctx.json ? JSON.stringify(summary) : `done: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}; ${summary.stacRequests} STAC requests, ${summary.tokenRequests} SAS token(s), ${headerBytes} bytes read from a signed COG; plan of row 0: ${planned.dates.join(', ')} (${planned.chips} chips before filtering)\nchips: ${formatRunSummary(run)}\n  -> ${run.out}/02/${'31TGL'}/{date}/claytile_*.tif, a manifest.json and chips.parquet per date; the run's index: ${run.index ?? '-'}\n${summary.ms} ms`);
       } finally {
         await pc.close();
       }
