@@ -12,6 +12,12 @@ import type { ChipEncoding } from '../../pipeline/chip/chip-file.ts';
 import type { RejectReason } from '../../pipeline/chip/quality.ts';
 import { newRunState, runIndex, runIndexKey, writeRunIndex, type IndexResult, type RunOptions } from '../../pipeline/run/run-index.ts';
 import { readSampleFile } from '../../pipeline/sample-file.ts';
+import { BAND_INDEX } from '../../pipeline/chip/bands.ts';
+import { sha256 } from '../../pipeline/chip/chip-unit.ts';
+import { chipCollection } from '../../pipeline/index/chip-stac.ts';
+import { readChipIndex } from '../../pipeline/index/chip-index.ts';
+import { previewPng } from '../../pipeline/write/preview.ts';
+import type { Grid } from '../../core/grid.ts';
 import type { Resampling } from '../../pipeline/warp/warp.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { parseInteger } from '../parse.ts';
@@ -33,6 +39,8 @@ export interface RunCommandOptions {
   harmonize?: boolean;
   inflight?: number;
   cacheMb?: number;
+  previews?: boolean;
+  stac?: boolean;
 }
 
 /** The run's summary (printed as JSON off a TTY). */
@@ -92,6 +100,11 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
     logger: ctx.logger,
     onChip: (unit, r) => progress?.tick(1, { unit: `${unit.mgrs} ${unit.date}`, chip: r.chip }),
+    ...(options.previews ? { extras: async ({ key, planes, grid }: { key: string; planes: Float32Array; grid: Grid }) => {
+      const png = await previewPng(planes, grid, [BAND_INDEX.B04!, BAND_INDEX.B03!, BAND_INDEX.B02!]);
+      const previewKey = key.replace(/\.tif$/, '.png');
+      return { key: previewKey, bytes: await store.put(previewKey, [png], { contentType: 'image/png' }), sha256: sha256([png]) };
+    } } : {}),
   };
   const results: IndexResult[] = [];
   for (const i of indices) {
@@ -109,6 +122,13 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     results.push(result);
   }
   const merged = await writeRunIndex(store, results, runIndexKey(indices));
+  if (options.stac && merged) {
+    // Items beside the kept chips, and `collection.json` at the root listing this run's chips.
+    const rowsOfRun = readChipIndex((await store.get(merged.key))!, store.url(merged.key));
+    const catalog = chipCollection(rowsOfRun, { stacApi: ctx.stac.url });
+    for (const f of [...catalog.items, catalog.collection]) await store.put(f.key, [new TextEncoder().encode(JSON.stringify(f.json, null, 1) + '\n')], { contentType: 'application/json' });
+    ctx.logger.info('Run:Stac', { collection: store.url(catalog.collection.key), items: catalog.items.length });
+  }
   const byReason: Record<RejectReason, number> = { cloud: 0, b02_nodata: 0, s1_nodata: 0, dem_nodata: 0 };
   let kept = 0, rejected = 0, written = 0, done = 0, skipped = 0;
   for (const r of results) {
@@ -156,6 +176,8 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--harmonize', 'remove the +1000 reflectance offset of processing baseline >= 04.00')
     .option('--inflight <n>', 'chips in flight per unit', (v) => parseInteger(v, '--inflight', 1, 16))
     .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 64)', (v) => parseInteger(v, '--cache-mb', 0))
+    .option('--previews', 'an RGB PNG quicklook beside each kept chip (B04 B03 B02, reflectance 0..3000)')
+    .option('--stac', 'a STAC item beside each kept chip and collection.json at the root (the chips of this run)')
     .action(async (opts: RunCommandOptions) => {
       const summary = await runRun(createContext(globals()), opts);
       if (summary.rows.every((r) => r.status === 'no-data')) setExit(3);

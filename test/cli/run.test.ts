@@ -22,6 +22,7 @@ import { runCli } from '../helpers/cli.ts';
 import { BUNDLED_DIR } from '../helpers/bundled.ts';
 import { startS3, type S3Server } from '../helpers/s3.ts';
 import { isCompleteTiff } from '../helpers/tiff-check.ts';
+import { gdalinfo, locationValues } from '../pipeline/chip/gdal.ts';
 
 const sample = join(BUNDLED_DIR, 'mgrs_sample.fgb');
 const ENTRY = fileURLToPath(new URL('../../cli/run.ts', import.meta.url));
@@ -163,4 +164,34 @@ test('s3:// output on a loopback S3 server: kill -9 mid-unit, rerun: the same ob
   } finally {
     await s3.close();
   }
+});
+
+test('clay run --previews --stac: an RGB PNG and a STAC item beside each kept chip, a collection of them', async () => {
+  const out = join(dir, 'extras');
+  const r = await runCli(args(out, '--previews', '--stac'));
+  assert.equal(r.code, 0, r.stderr);
+  const store = await openStore(out);
+  const keys: string[] = [];
+  for await (const e of store.list('')) keys.push(e.key);
+  const tifs = keys.filter((k) => k.endsWith('.tif'));
+  assert.equal(tifs.length, 47);
+  for (const t of tifs) {
+    assert.ok(keys.includes(t.replace(/\.tif$/, '.png')), `preview of ${t}`);
+    assert.ok(keys.includes(t.replace(/\.tif$/, '.json')), `STAC item of ${t}`);
+  }
+  // GDAL reads the preview: 512 x 512, 3 Byte bands, not blank.
+  const png = join(out, tifs[0]!.replace(/\.tif$/, '.png'));
+  const info = await gdalinfo(png);
+  assert.deepEqual([info.size, info.bands.length, info.bands[0]!.type], [[512, 512], 3, 'Byte']);
+  const [v] = await locationValues(png, [[100, 100]], { bands: 3 });
+  assert.ok(v!.some((x) => x > 0));
+  const collection = JSON.parse(await readFile(join(out, 'collection.json'), 'utf8')) as { type: string; links: { rel: string; href: string }[] };
+  assert.equal(collection.type, 'Collection');
+  const items = collection.links.filter((l) => l.rel === 'item');
+  assert.equal(items.length, 47);
+  const item = JSON.parse(await readFile(join(out, items[0]!.href), 'utf8')) as { assets: { data: { href: string } }; properties: { datetime: string } };
+  const chip = join(out, items[0]!.href, '..', item.assets.data.href);
+  assert.ok((await stat(chip)).size > 0, `the item's asset ${chip} exists`);
+  // The chips themselves are the same bytes as without the extras.
+  for (const t of tifs) assert.equal(clean.get(t), createHash('sha256').update((await store.get(t))!).digest('hex'));
 });
