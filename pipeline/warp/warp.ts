@@ -51,6 +51,45 @@ export class FieldCache {
   private readonly fields = new Map<string, CoordField>();
   constructor(readonly target: Grid) {}
 
+  private readonly pixels = new Map<string, SourcePixels>();
+
+  /**
+   * Source pixel coordinates (corner based) of every target pixel centre for a source on `grid`, and the
+   * span of the valid ones; computed once per source grid (vh and vv of a scene share it).
+   */
+  sourcePixels(grid: Grid, maxErrorPx: number): SourcePixels {
+    const st = grid.transform;
+    const key = `${grid.epsg}:${st.join(',')}:${grid.width}x${grid.height}:${maxErrorPx}`;
+    let p = this.pixels.get(key);
+    if (p) return p;
+    const inv = invertTransform(st);
+    const pixelSize = Math.min(Math.hypot(st[1], st[4]), Math.hypot(st[2], st[5]));
+    const { x, y } = this.get(grid.epsg, maxErrorPx * pixelSize);
+    const n = this.target.width * this.target.height;
+    const sx = new Float64Array(n);
+    const sy = new Float64Array(n);
+    let minC = Infinity, minR = Infinity, maxC = -Infinity, maxR = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const wx = x[i]!;
+      const wy = y[i]!;
+      const px = inv[0] + wx * inv[1] + wy * inv[2];
+      const py = inv[3] + wx * inv[4] + wy * inv[5];
+      sx[i] = px;
+      sy[i] = py;
+      if (px >= 0 && py >= 0 && px < grid.width && py < grid.height) {
+        const c = Math.floor(px + 1e-10);
+        const r = Math.floor(py + 1e-10);
+        if (c < minC) minC = c;
+        if (c > maxC) maxC = c;
+        if (r < minR) minR = r;
+        if (r > maxR) maxR = r;
+      }
+    }
+    p = { sx, sy, minC, maxC, minR, maxR };
+    this.pixels.set(key, p);
+    return p;
+  }
+
   /** The field of source-CRS coordinates for EPSG `epsg` with error bound `maxError` (CRS units). */
   get(epsg: number, maxError: number): CoordField {
     const key = epsg === this.target.epsg ? `${epsg}` : `${epsg}:${maxError}`;
@@ -73,7 +112,6 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
   const st = source.grid.transform;
   const tt = target.transform;
   const inv = invertTransform(st);
-  const n = target.width * target.height;
   const nodata = options.nodata === undefined ? source.nodata : options.nodata ?? undefined;
   const read = async (win: Window): Promise<Sample> => {
     const raster = await source.readWindow(win, { ...(options.signal ? { signal: options.signal } : {}), fill: nodata ?? Number.NaN });
@@ -90,30 +128,8 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
     if (!win) return { written: 0, sourceWindow: undefined };
     return { written: nearestSeparable(out, cols, rows, await read(win)), sourceWindow: win };
   }
-  const pixelSize = Math.min(Math.hypot(st[1], st[4]), Math.hypot(st[2], st[5]));
   const fields = options.fields ?? new FieldCache(target);
-  const field = fields.get(source.grid.epsg, (options.maxErrorPx ?? 0.125) * pixelSize);
-  // Source pixel coordinates (corner based) of every target pixel centre.
-  const sx = new Float64Array(n);
-  const sy = new Float64Array(n);
-  let minC = Infinity, minR = Infinity, maxC = -Infinity, maxR = -Infinity;
-  const { x, y } = field;
-  for (let i = 0; i < n; i++) {
-    const wx = x[i]!;
-    const wy = y[i]!;
-    const px = inv[0] + wx * inv[1] + wy * inv[2];
-    const py = inv[3] + wx * inv[4] + wy * inv[5];
-    sx[i] = px;
-    sy[i] = py;
-    if (px >= 0 && py >= 0 && px < source.grid.width && py < source.grid.height) {
-      const c = Math.floor(px + 1e-10);
-      const r = Math.floor(py + 1e-10);
-      if (c < minC) minC = c;
-      if (c > maxC) maxC = c;
-      if (r < minR) minR = r;
-      if (r > maxR) maxR = r;
-    }
-  }
+  const { sx, sy, minC, maxC, minR, maxR } = fields.sourcePixels(source.grid, options.maxErrorPx ?? 0.125);
   if (minC > maxC) return { written: 0, sourceWindow: undefined };
   const margin = resampling === 'bilinear' ? 1 : 0;
   const c0 = Math.max(0, minC - margin);
@@ -181,6 +197,16 @@ export async function warpMosaic(target: Grid, sources: readonly RasterSource[],
 /** Items ordered for a mosaic: datetime ascending (stable), so the latest valid pixel ends on top. */
 export function mosaicOrder<T extends { datetime: Date }>(items: readonly T[]): T[] {
   return [...items].sort((a, b) => a.datetime.getTime() - b.datetime.getTime());
+}
+
+/** Where each target pixel centre falls in a source grid, and the span of those inside it. */
+interface SourcePixels {
+  sx: Float64Array;
+  sy: Float64Array;
+  minC: number;
+  maxC: number;
+  minR: number;
+  maxR: number;
 }
 
 interface Sample {
