@@ -106,7 +106,7 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
       const q = assessChip({ b02: plane(stack, BAND_INDEX.B02!), vh: plane(stack, BAND_INDEX.vh!), vv: plane(stack, BAND_INDEX.vv!), dem: plane(stack, BAND_INDEX.dem!), scl: stack.scl });
       const t1 = performance.now();
       times.stackMs += t1 - t0;
-      const record: ChipRecord = { chip, window, ...footprintOf(grid, window), kept: q.kept, reasons: q.reasons, cloudyPixels: q.cloudyPixels, cloudShare: q.cloudShare, sclShares: q.sclShares, nodataShares: q.nodataShares };
+      const record: ChipRecord = { chip, window, ...footprintOf(grid, window), ...q };
       if (q.kept) {
         if (harmonized) harmonizeStack(stack);
         const chunks = await encodeChip(stack.planes, chipGrid, date.date, encoding, { signal });

@@ -10,7 +10,7 @@ import { ClayError } from '../../core/errors.ts';
 import type { PlanMode, PlannedDate } from '../plan/plan-types.ts';
 import type { Resampling } from '../warp/warp.ts';
 import type { ChipEncoding } from './chip-file.ts';
-import type { RejectReason } from './quality.ts';
+import type { ChipQuality, RejectReason } from './quality.ts';
 
 /** The manifest's file name inside the unit's folder. */
 export const MANIFEST_NAME = 'manifest.json';
@@ -23,8 +23,8 @@ export interface FileRecord {
   sha256: string;
 }
 
-/** One candidate chip. */
-export interface ChipRecord {
+/** One candidate chip: where it is, the filter's figures and outcome, and the files written for it. */
+export interface ChipRecord extends ChipQuality {
   /** 1-based position, row-major from the top-left, counted whether kept or not. */
   chip: number;
   /** Pixel window in the planned 10 m grid. */
@@ -33,13 +33,6 @@ export interface ChipRecord {
   bounds: [number, number, number, number];
   /** The window's corners in lon/lat (EPSG:4326), a closed ring: top-left, top-right, bottom-right, bottom-left. */
   footprint: [number, number][];
-  kept: boolean;
-  reasons: RejectReason[];
-  cloudyPixels: number;
-  cloudShare: number;
-  /** Share of pixels per SCL class 0..11. */
-  sclShares: number[];
-  nodataShares: { b02: number; vh: number; vv: number; dem: number };
   /** The chip file, for kept chips. */
   file?: FileRecord;
   /** The RGB preview, for kept chips with `previews`. */
