@@ -10,7 +10,7 @@
  *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb 64] [--compat] [--no-gdal]
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,8 @@ import { windowBounds, type Grid } from '../core/grid.ts';
 import { loadUniverse } from '../core/mini-pc/universe.ts';
 import { startMiniPc } from '../core/mini-pc/server.ts';
 import { openStore } from '../core/store/open-store.ts';
-import { parseManifest, type UnitManifest } from '../pipeline/chip/manifest.ts';
+import { unitPrefix } from '../pipeline/chip/chip-file.ts';
+import { MANIFEST_NAME, parseManifest, type UnitManifest } from '../pipeline/chip/manifest.ts';
 import type { RunSummary } from '../cli/commands/run.ts';
 import { BUNDLED_DIR } from '../test/helpers/bundled.ts';
 import { localFile } from '../test/pipeline/warp/oracle.ts';
@@ -57,7 +58,7 @@ try {
   const result = summary.rows[0]!;
   const manifests: UnitManifest[] = [];
   for (const u of result.units) {
-    const key = `02/${result.mgrs}/${u.date}/manifest.json`;
+    const key = unitPrefix(result.mgrs, u.date) + MANIFEST_NAME;
     manifests.push(parseManifest((await store.get(key))!, key));
   }
   const kept = manifests.reduce((n, m) => n + m.totals.kept, 0);
@@ -130,7 +131,6 @@ try {
     console.log(`GDAL script (local files, no HTTP): ${(wall / 1000).toFixed(2)} s wall, ${(kept / (wall / 1000)).toFixed(2)} kept chips/s; CPU ${gdalCpuS.toFixed(2)} s; peak RSS of one GDAL process ${(peakKb / 1024).toFixed(0)} MB; wrote ${mb(gdalBytes)} MB (${mb(gdalBytes / Math.max(1, kept))} MB each)`);
     console.log(`ratio: ours ${(wall / ms).toFixed(2)}x GDAL's throughput; CPU ${(cpuS / gdalCpuS).toFixed(2)}x GDAL's; our files ${(chipBytes / gdalBytes).toFixed(3)}x the size of GDAL's DEFLATE (Clay v0's layout)`);
     console.log(`pixels compared: ${compared} (${kept} chips x 13 bands), differing: ${mismatches}${mismatches ? ` ${JSON.stringify(byBand)}` : ''}`);
-    void readdir;
   }
 } finally {
   await pc.close();
