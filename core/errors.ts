@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'NO_S1_MATCH' // no Sentinel-1 within the window (a result when planning, an error only where data is required)
   | 'MODEL_CONFIG' // a model configuration that cannot run on the chosen backend
   | 'WEIGHTS_INVALID' // a safetensors file that does not match the model
+  | 'CHECKPOINT_INVALID' // a training checkpoint that is missing, incomplete or does not match the run
   | 'IO' // a local or object-store write/read failed
   | 'INTERNAL';
 

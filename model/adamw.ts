@@ -76,6 +76,23 @@ export class AdamW {
     }
   }
 
+  /** Names that have moments, in the order they were created. */
+  names(): string[] {
+    return [...this.state.keys()];
+  }
+
+  /**
+   * Replaces the state: the step count and the moments of each named parameter (internal layout, copied).
+   * Used to resume from a checkpoint; a resumed optimizer then steps exactly as the one that was saved.
+   */
+  restore(step: number, moments: ReadonlyMap<string, { expAvg: tf.Tensor; expAvgSq: tf.Tensor }>): void {
+    this.dispose();
+    this.step = step;
+    for (const [name, m] of moments) {
+      this.state.set(name, { expAvg: tf.variable(m.expAvg, false), expAvgSq: tf.variable(m.expAvgSq, false) });
+    }
+  }
+
   /** Frees the moments. */
   dispose(): void {
     for (const s of this.state.values()) tf.dispose([s.expAvg, s.expAvgSq]);

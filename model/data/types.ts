@@ -45,4 +45,9 @@ export interface ChipSample extends ChipPlace {
 /** A batch for the model plus what it was made of (in batch order). */
 export interface ChipBatch extends ClayBatch {
   readonly chips: readonly ChipPlace[];
+  /**
+   * Position in the epoch's order just after this batch's last chip (chips skipped as corrupt count):
+   * what a checkpoint records so that a resumed stream starts exactly after it.
+   */
+  readonly position: number;
 }
