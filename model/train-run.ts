@@ -97,7 +97,11 @@ export interface TrainResult {
   readonly losses: CurvePoint[];
   readonly validation: (CurvePoint & { epoch: number })[];
   readonly checkpoint: string;
+  /** Training samples per second of this invocation's steps, time waiting for data included. */
   readonly samplesPerSec: number;
+  /** Milliseconds in steps (gradients and update) and waiting for the data stream. */
+  readonly computeMs: number;
+  readonly waitMs: number;
   readonly ms: number;
 }
 
@@ -256,6 +260,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   let lastCheckpoint = '';
   let samplesThisRun = 0;
   let computeMs = 0;
+  let waitTotalMs = 0;
   const stepsBefore = step;
 
   const record = async (r: MetricRow): Promise<void> => {
@@ -304,6 +309,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
         }
         const ms = performance.now() - c0;
         computeMs += ms;
+        waitTotalMs += waitMs;
         step += 1;
         stepsThisPass += 1;
         position = micro[micro.length - 1]?.position ?? position + stepSamples;
@@ -353,6 +359,6 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   if (lastCheckpoint === '') lastCheckpoint = await resolveCheckpoint(out);
   return {
     out, steps: step, stepsThisRun: step - stepsBefore, resumedFrom, epoch, losses, validation, checkpoint: lastCheckpoint,
-    samplesPerSec: samplesThisRun / (computeMs / 1000 || 1), ms,
+    samplesPerSec: samplesThisRun / ((computeMs + waitTotalMs) / 1000 || 1), computeMs, waitMs: waitTotalMs, ms,
   };
 }
