@@ -41,6 +41,7 @@ export interface RunCommandOptions {
   cacheMb?: number;
   previews?: boolean;
   stac?: boolean;
+  allowNoData?: boolean;
 }
 
 /** The run's summary (printed as JSON off a TTY). */
@@ -157,7 +158,7 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
   return summary;
 }
 
-/** Registers `clay run`; `setExit` receives 3 when no row had matching data. */
+/** Registers `clay run`; `setExit` receives 3 when no row had matching data (unless `--allow-no-data`). */
 export function registerRun(program: Command, globals: () => GlobalOptions, setExit: (code: number) => void): void {
   program
     .command('run')
@@ -178,8 +179,9 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 64)', (v) => parseInteger(v, '--cache-mb', 0))
     .option('--previews', 'an RGB PNG quicklook beside each kept chip (B04 B03 B02, reflectance 0..3000)')
     .option('--stac', 'a STAC item beside each kept chip and collection.json at the root (the chips of this run)')
+    .option('--allow-no-data', 'exit 0 when no row had matching data (array jobs: such a row is a result, not a failure to retry)')
     .action(async (opts: RunCommandOptions) => {
       const summary = await runRun(createContext(globals()), opts);
-      if (summary.rows.every((r) => r.status === 'no-data')) setExit(3);
+      if (summary.rows.every((r) => r.status === 'no-data') && opts.allowNoData !== true) setExit(3);
     });
 }
