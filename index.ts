@@ -82,3 +82,5 @@ export { chipUnit, chipWindows, sha256, type UnitOptions } from './pipeline/chip
 export { MANIFEST_NAME, parseManifest, type UnitManifest, type ChipRecord, type FileRecord, type UnitSettings, type UnitRun } from './pipeline/chip/manifest.ts';
 export { indexRows, UNIT_INDEX_NAME } from './pipeline/chip/unit-index.ts';
 export { runIndex, newRunState, runIndexKey, writeRunIndex, type RunOptions, type RunState, type IndexResult, type UnitOutcome } from './pipeline/run/run-index.ts';
+export { recordRowDone, recordRowFailure, parseRowDone, parseRowFailed, rowDoneKey, rowFailedKey, rowStatusPrefix, type RowDone, type RowFailed } from './pipeline/run/row-record.ts';
+export { sampleStatus, rowStatus, formatIndices, ROW_STATES, type RowState, type RowStatus, type SampleStatus, type SampleStatusOptions } from './pipeline/run/sample-status.ts';

@@ -2,7 +2,7 @@
  * The `clay` command line. Parses flags (commander), builds the inputs, calls the stages, prints.
  * Errors become one line `error CODE: message` on stderr (the stack with --verbose) and a non-zero exit:
  * 2 for bad arguments or inputs, 1 for other failures; 3 when a command found no matching data (a result,
- * not a failure).
+ * not a failure); 4 when `clay status` finds rows that are not complete.
  */
 import { Command, CommanderError } from 'commander';
 import { ClayError, errorMessage } from '../core/errors.ts';
@@ -14,9 +14,10 @@ import { registerPlan } from './commands/plan.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSearch } from './commands/search.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerStatus } from './commands/status.ts';
 
 /** Exit codes of the CLI. */
-export const EXIT = { ok: 0, failure: 1, badInput: 2, noData: 3 } as const;
+export const EXIT = { ok: 0, failure: 1, badInput: 2, noData: 3, notComplete: 4 } as const;
 
 const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_SAMPLE_FILE', 'BAD_INDEX']);
 
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSearch(program, globals);
   registerPlan(program, globals, (code) => (exitCode = code));
   registerRun(program, globals, (code) => (exitCode = code));
+  registerStatus(program, globals, (code) => (exitCode = code));
   registerServe(program, globals);
   registerDemo(program, globals);
   registerLandcover(program, globals, (code) => (exitCode = code));

@@ -26,19 +26,28 @@ export async function readVectorFile(path: string, code: ErrorCode = 'IO'): Prom
   } catch (cause) {
     throw new ClayError(code, `cannot read ${path}: ${errorMessage(cause)}`, { input: path, cause });
   }
+  return parseVectorFile(bytes, path, code);
+}
+
+/**
+ * Parses the bytes of a FlatGeobuf or GeoJSON file (the format from `name`'s extension: a path or a URL);
+ * a malformed file is a `code` error naming `name`.
+ */
+export async function parseVectorFile(bytes: Uint8Array, name: string, code: ErrorCode = 'IO'): Promise<VectorFeature[]> {
   try {
-    if (vectorFormat(path) === 'fgb') {
+    if (vectorFormat(name) === 'fgb') {
       const out: VectorFeature[] = [];
+      // A copy at offset 0: a pooled Buffer or an S3 body may be a view into a larger buffer.
       for await (const f of deserialize(new Uint8Array(bytes))) {
         out.push({ geometry: (f.geometry as Geometry | undefined) ?? null, properties: { ...(f.properties as Record<string, unknown> | undefined) } });
       }
       return out;
     }
-    const json = JSON.parse(bytes.toString('utf8')) as { type?: string; features?: { geometry?: Geometry | null; properties?: Record<string, unknown> | null }[] };
+    const json = JSON.parse(new TextDecoder().decode(bytes)) as { type?: string; features?: { geometry?: Geometry | null; properties?: Record<string, unknown> | null }[] };
     if (json.type !== 'FeatureCollection' || !Array.isArray(json.features)) throw new Error('not a GeoJSON FeatureCollection');
     return json.features.map((f) => ({ geometry: f.geometry ?? null, properties: { ...f.properties } }));
   } catch (cause) {
-    throw new ClayError(code, `${path} is not a valid ${vectorFormat(path) === 'fgb' ? 'FlatGeobuf' : 'GeoJSON'} file: ${errorMessage(cause)}`, { input: path, cause });
+    throw new ClayError(code, `${name} is not a valid ${vectorFormat(name) === 'fgb' ? 'FlatGeobuf' : 'GeoJSON'} file: ${errorMessage(cause)}`, { input: name, cause });
   }
 }
 

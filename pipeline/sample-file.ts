@@ -1,10 +1,12 @@
 /**
  * The MGRS sample file (`mgrs_sample.fgb` from the landcover sampler, or GeoJSON): one row per MGRS tile
- * with a `name` and a footprint polygon in EPSG:4326. A job processes one row, chosen by index.
+ * with a `name` and a footprint polygon in EPSG:4326. A job processes one row, chosen by index. The file
+ * is a local path or an `s3://bucket/key` object (array jobs read it from the bucket they write to).
  */
-import { ClayError } from '../core/errors.ts';
+import { ClayError, isClayError } from '../core/errors.ts';
 import type { GeoJsonGeometry } from '../core/stac/stac-client.ts';
-import { readVectorFile } from '../core/vector-file.ts';
+import { openStore } from '../core/store/open-store.ts';
+import { parseVectorFile, readVectorFile, type VectorFeature } from '../core/vector-file.ts';
 
 /** One sample row. */
 export interface SampleRow {
@@ -17,9 +19,12 @@ export interface SampleRow {
   properties: Record<string, unknown>;
 }
 
-/** Reads all rows of a sample file; a missing or malformed file is a BAD_SAMPLE_FILE error naming it. */
+/**
+ * Reads all rows of a sample file (a path or `s3://bucket/key`); a missing or malformed file is a
+ * BAD_SAMPLE_FILE error naming it.
+ */
 export async function readSampleFile(path: string): Promise<SampleRow[]> {
-  const features = await readVectorFile(path, 'BAD_SAMPLE_FILE');
+  const features = /^s3:\/\//i.test(path) ? await readS3Features(path) : await readVectorFile(path, 'BAD_SAMPLE_FILE');
   if (features.length === 0) throw new ClayError('BAD_SAMPLE_FILE', `${path} has no rows`, { input: path });
   return features.map((f, index) => {
     const name = f.properties.name;
@@ -44,4 +49,20 @@ export async function readSampleRow(path: string, index: number): Promise<Sample
     throw new ClayError('BAD_INDEX', `index ${index} is out of range for ${path} (${rows.length} rows: 0..${rows.length - 1})`, { input: path });
   }
   return rows[index]!;
+}
+
+/** The features of a sample file at `s3://bucket/key` (S3 settings from the environment, as for `--out`). */
+async function readS3Features(url: string): Promise<VectorFeature[]> {
+  const slash = url.lastIndexOf('/');
+  const key = url.slice(slash + 1);
+  let bytes: Uint8Array | undefined;
+  try {
+    if (slash < 'S3://x'.length || key === '') throw new ClayError('BAD_ARGUMENT', 'an S3 sample file is s3://bucket/key');
+    const store = await openStore(url.slice(0, slash));
+    bytes = await store.get(key);
+  } catch (cause) {
+    throw new ClayError('BAD_SAMPLE_FILE', `cannot read ${url}: ${isClayError(cause) ? cause.message : String(cause)}`, { input: url, cause });
+  }
+  if (!bytes) throw new ClayError('BAD_SAMPLE_FILE', `cannot read ${url}: no such object`, { input: url });
+  return parseVectorFile(bytes, url, 'BAD_SAMPLE_FILE');
 }

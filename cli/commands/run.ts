@@ -29,6 +29,7 @@ export interface RunCommandOptions {
   out: string;
   index?: number;
   indices?: string;
+  subset?: string;
   compat?: string;
   dates?: number;
   force?: boolean;
@@ -41,6 +42,7 @@ export interface RunCommandOptions {
   cacheMb?: number;
   previews?: boolean;
   stac?: boolean;
+  allowNoData?: boolean;
 }
 
 /** The run's summary (printed as JSON off a TTY). */
@@ -55,6 +57,8 @@ export interface RunSummary {
   bytesRead: number;
   bytesWritten: number;
   ms: number;
+  /** CPU time of the process (user + system), seconds. */
+  cpuSeconds: number;
   peakRssMb: number;
 }
 
@@ -68,7 +72,7 @@ function oneOf<T extends string>(value: string | undefined, values: readonly T[]
 /** The summary line a TTY shows. */
 export function formatRunSummary(s: RunSummary): string {
   const reasons = Object.entries(s.chips.byReason).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
-  return `${s.rows.length} row(s) → ${s.out}: units ${s.units.done} done, ${s.units.skipped} skipped · chips ${s.chips.kept} kept, ${s.chips.rejected} rejected${reasons ? ` (${reasons})` : ''} · read ${(s.bytesRead / 1e6).toFixed(1)} MB · wrote ${(s.bytesWritten / 1e6).toFixed(1)} MB · ${(s.ms / 1000).toFixed(1)} s · peak RSS ${s.peakRssMb} MB`;
+  return `${s.rows.length} row(s) → ${s.out}: units ${s.units.done} done, ${s.units.skipped} skipped · chips ${s.chips.kept} kept, ${s.chips.rejected} rejected${reasons ? ` (${reasons})` : ''} · read ${(s.bytesRead / 1e6).toFixed(1)} MB · wrote ${(s.bytesWritten / 1e6).toFixed(1)} MB · ${(s.ms / 1000).toFixed(1)} s (CPU ${s.cpuSeconds.toFixed(1)} s) · peak RSS ${s.peakRssMb} MB`;
 }
 
 /** Runs `clay run` with an existing context; resolves with the summary. */
@@ -78,8 +82,16 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
   const predictor = oneOf(options.predictor, ['none', 'float'] as const, '--predictor');
   const resampling = oneOf<Resampling>(options.resampling, ['nearest', 'bilinear'], '--resampling');
   if (options.indices !== undefined && options.index !== undefined) throw new ClayError('BAD_ARGUMENT', '--indices cannot be combined with --index', { input: '--indices' });
+  if (options.indices !== undefined && options.subset !== undefined) throw new ClayError('BAD_ARGUMENT', '--indices cannot be combined with --subset', { input: '--subset' });
   const rows = await readSampleFile(options.sample);
   const indices = options.indices !== undefined ? parseRows(options.indices, rows.length, options.sample) : [options.index ?? defaultIndex()];
+  if (options.subset !== undefined) {
+    // An array job over some rows (those `clay status` lists): array index i runs the i-th of them.
+    const subset = parseRows(options.subset, rows.length, options.sample);
+    const i = indices[0]!;
+    if (i >= subset.length) throw new ClayError('BAD_INDEX', `array index ${i} is out of range for --subset ${options.subset} (${subset.length} rows: 0..${subset.length - 1})`, { input: '--subset' });
+    indices[0] = subset[i]!;
+  }
   for (const i of indices) {
     if (i < 0 || i >= rows.length) throw new ClayError('BAD_INDEX', `index ${i} is out of range for ${options.sample} (${rows.length} rows: 0..${rows.length - 1})`, { input: options.sample });
   }
@@ -141,6 +153,7 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
       for (const [k, n] of Object.entries(u.rejected) as [RejectReason, number][]) byReason[k] += n;
     }
   }
+  const cpu = process.cpuUsage();
   const summary: RunSummary = {
     event: 'Run:Done',
     out: store.root,
@@ -151,13 +164,14 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     bytesRead: state.stats.bytesRead,
     bytesWritten: written,
     ms: Date.now() - started,
+    cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   };
   ctx.out(ctx.json ? JSON.stringify(summary) : formatRunSummary(summary));
   return summary;
 }
 
-/** Registers `clay run`; `setExit` receives 3 when no row had matching data. */
+/** Registers `clay run`; `setExit` receives 3 when no row had matching data (unless `--allow-no-data`). */
 export function registerRun(program: Command, globals: () => GlobalOptions, setExit: (code: number) => void): void {
   program
     .command('run')
@@ -166,6 +180,7 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .requiredOption('--out <dir|s3://bucket/prefix>', 'output folder or S3 prefix (S3: AWS_* environment variables)')
     .option('--index <n>', 'sample row, 0-based (default: AWS_BATCH_JOB_ARRAY_INDEX or JOB_COMPLETION_INDEX, else 0)', (v) => parseInteger(v, '--index', 0))
     .option('--indices <spec>', "several rows on this machine, one after the other: 'all', 'A-B' or 'A,B,...'")
+    .option('--subset <spec>', "an array job over these rows ('all', 'A-B' or 'A,B,...', e.g. what clay status says to resubmit): the array index i runs the i-th of them")
     .option('--compat <mode>', "'clay-v0': Clay v0's selection, half-pixel georeferencing and 1-row strips")
     .option('--dates <n>', 'dates per location', (v) => parseInteger(v, '--dates', 1, 7))
     .option('--force', 'redo complete units too')
@@ -178,8 +193,9 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 64)', (v) => parseInteger(v, '--cache-mb', 0))
     .option('--previews', 'an RGB PNG quicklook beside each kept chip (B04 B03 B02, reflectance 0..3000)')
     .option('--stac', 'a STAC item beside each kept chip and collection.json at the root (the chips of this run)')
+    .option('--allow-no-data', 'exit 0 when no row had matching data (array jobs: such a row is a result, not a failure to retry)')
     .action(async (opts: RunCommandOptions) => {
       const summary = await runRun(createContext(globals()), opts);
-      if (summary.rows.every((r) => r.status === 'no-data')) setExit(3);
+      if (summary.rows.every((r) => r.status === 'no-data') && opts.allowNoData !== true) setExit(3);
     });
 }

@@ -208,6 +208,8 @@ async function tryCandidate(item: StacItem, bbox: Bbox, i: number, mode: PlanMod
     s2 = asS2Item(item);
   } catch (err) {
     if (!isClayError(err)) throw err;
+    // A malformed candidate is skipped, as the filters skip others; said once here so it is not silent.
+    searches.logger.warn('Plan:InvalidItem', { s2: item.id, code: err.code, error: err.message });
     return { record: { ...base, outcome: 'filtered', reason: err.message } };
   }
   const window = dayWindow(s2.datetime, settings.s1WindowDays);
@@ -219,6 +221,7 @@ async function tryCandidate(item: StacItem, bbox: Bbox, i: number, mode: PlanMod
       scenes.push(asS1Item(candidate));
     } catch (err) {
       if (!isClayError(err)) throw err;
+      searches.logger.warn('Plan:InvalidItem', { s1: candidate.id, code: err.code, error: err.message });
       rejected.push({ id: candidate.id, reason: err.message });
     }
   }

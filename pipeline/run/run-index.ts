@@ -1,7 +1,8 @@
 /**
  * The main job (`clay run`): for one sample row, plan the dates, then make each (mgrs, date) unit's
  * chips. A unit whose manifest exists is complete and skipped (unless `force`); any other unit is redone
- * from scratch (its folder is cleared first), so a job killed at any moment can simply be run again.
+ * from scratch (its folder is cleared first), so a job killed at any moment can simply be run again. The
+ * row's outcome is recorded under `{version}/status/` for `clay status`.
  */
 import pLimit from 'p-limit';
 import type { HttpClient } from '../../core/http.ts';
@@ -10,7 +11,7 @@ import type { ObjectStore } from '../../core/store/store.ts';
 import type { PcSigner } from '../../core/stac/pc-signer.ts';
 import type { StacClient } from '../../core/stac/stac-client.ts';
 import { CHIP_VERSION, CLAY_V0_ENCODING, DEFAULT_ENCODING, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
-import { ClayError } from '../../core/errors.ts';
+import { ClayError, errorMessage } from '../../core/errors.ts';
 import { chipUnit, sha256, type UnitOptions } from '../chip/chip-unit.ts';
 import { mergeChipIndexes } from '../index/chip-index.ts';
 import { MANIFEST_NAME, parseManifest, type ChipRecord, type FileRecord, type UnitManifest } from '../chip/manifest.ts';
@@ -22,6 +23,7 @@ import { newReadStats, type ReadStats } from '../read/range-reader.ts';
 import { TileCache } from '../read/tile-cache.ts';
 import type { SampleRow } from '../sample-file.ts';
 import type { Resampling } from '../warp/warp.ts';
+import { recordRowDone, recordRowFailure } from './row-record.ts';
 
 /** Options of the main job. */
 export interface RunOptions {
@@ -107,8 +109,34 @@ function outcomeOf(m: UnitManifest, status: UnitOutcome['status'], key: string):
   };
 }
 
-/** Runs the main job for one sample row: plan, then every unit not yet complete. */
+/**
+ * Runs the main job for one sample row: plan, then every unit not yet complete. Records the row's outcome
+ * in the output (see `row-record.ts`): complete when every unit is, failed (code and message) when it
+ * throws, unless `signal` fired (a cancelled row is not a failed one). The error is rethrown as is.
+ */
 export async function runIndex(row: SampleRow, options: RunOptions, state: RunState = newRunState(options)): Promise<IndexResult> {
+  const logger = options.logger ?? silentLogger;
+  const version = options.version ?? CHIP_VERSION;
+  const { store, signal } = options;
+  let result: IndexResult;
+  try {
+    result = await runRow(row, options, state);
+  } catch (err) {
+    if (!signal?.aborted) {
+      try {
+        await recordRowFailure(store, { index: row.index, mgrs: row.name }, err, { version });
+      } catch (recordErr) {
+        // The row's own error is what the caller must see; a read-only output cannot take the record either.
+        logger.warn('Run:RecordFailed', { index: row.index, mgrs: row.name, error: errorMessage(recordErr) });
+      }
+    }
+    throw err;
+  }
+  await recordRowDone(store, { index: row.index, mgrs: result.mgrs, planStatus: result.status, units: result.units.map((u) => ({ date: u.date, manifest: u.manifest })) }, { version, ...(signal ? { signal } : {}) });
+  return result;
+}
+
+async function runRow(row: SampleRow, options: RunOptions, state: RunState): Promise<IndexResult> {
   const logger = options.logger ?? silentLogger;
   const mode = options.mode ?? 'default';
   const version = options.version ?? CHIP_VERSION;

@@ -7,12 +7,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadUniverse } from '../../core/mini-pc/universe.ts';
 import { startMiniPc, type MiniPc } from '../../core/mini-pc/server.ts';
 import { openStore } from '../../core/store/open-store.ts';
@@ -21,62 +19,15 @@ import type { RunSummary } from '../../cli/commands/run.ts';
 import { runCli } from '../helpers/cli.ts';
 import { BUNDLED_DIR } from '../helpers/bundled.ts';
 import { startS3, type S3Server } from '../helpers/s3.ts';
-import { isCompleteTiff } from '../helpers/tiff-check.ts';
+import { digest, runAndKill } from '../helpers/run-output.ts';
 import { gdalinfo, locationValues } from '../pipeline/chip/gdal.ts';
 
 const sample = join(BUNDLED_DIR, 'mgrs_sample.fgb');
-const ENTRY = fileURLToPath(new URL('../../cli/run.ts', import.meta.url));
 let pc: MiniPc;
 let dir: string;
 let clean: Map<string, string>;
 
 const args = (out: string, ...more: string[]): string[] => ['--stac-api', pc.stacApi, '--sas-api', pc.sasApi, 'run', '--sample', sample, '--index', '0', '--out', out, ...more];
-
-/** sha256 per key of a store; a manifest is hashed without its `run` section (timings differ by run). */
-async function digest(store: ObjectStore): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const e of store.list('')) {
-    let bytes = (await store.get(e.key))!;
-    if (e.key.endsWith('manifest.json')) {
-      const { run: _run, ...rest } = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-      bytes = new TextEncoder().encode(JSON.stringify(rest));
-    }
-    out.set(e.key, createHash('sha256').update(bytes).digest('hex'));
-  }
-  return out;
-}
-
-/**
- * Runs the CLI and SIGKILLs it once a unit is complete and the next has a chip on disk (mid-unit), while a
- * watcher checks every visible chip is a whole TIFF. Resolves with what the watcher saw.
- */
-async function runAndKill(cliArgs: string[], store: ObjectStore, env: Record<string, string> = {}): Promise<{ killed: boolean; looks: number; partial: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...cliArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  let done = false;
-  void exited.then(() => (done = true));
-  const seen = { killed: false, looks: 0, partial: [] as string[] };
-  while (!done) {
-    const keys: string[] = [];
-    for await (const e of store.list('')) keys.push(e.key);
-    for (const k of keys.filter((x) => x.endsWith('.tif'))) {
-      const bytes = await store.get(k);
-      seen.looks++;
-      if (bytes && !isCompleteTiff(bytes)) seen.partial.push(k);
-    }
-    const manifests = keys.filter((k) => k.endsWith('manifest.json')).length;
-    const units = new Set(keys.filter((k) => k.endsWith('.tif')).map((k) => k.split('/').slice(0, 3).join('/')));
-    if (manifests === 1 && units.size === 2 && !done) {
-      child.kill('SIGKILL');
-      seen.killed = true;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 15));
-  }
-  await exited;
-  return seen;
-}
 
 before(async () => {
   pc = await startMiniPc({ universe: await loadUniverse(BUNDLED_DIR) });
