@@ -314,9 +314,11 @@ class Stream implements ChipStream {
       }
       this.pump();
     };
-    this.read(task.ref).then(
-      (bytes) => this.pool.decode(bytes, task.ref),
-    ).then(
+    this.read(task.ref).then((bytes) => {
+      // Closed while reading: a shared pool must not spend a decode on it.
+      if (this.closed) throw new ClayError('HTTP_ABORTED', 'chip stream closed');
+      return this.pool.decode(bytes, task.ref);
+    }).then(
       (d) => {
         this.stats.decodeMs += d.ms;
         settle({ ok: true, sample: d.sample });
