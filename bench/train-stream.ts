@@ -241,6 +241,8 @@ async function main(): Promise<void> {
     print({
       event: 'Bench:TrainFed', samplesPerSec: round(fed.samplesPerSec), bestStep: round(fed.bestStep), meanStep: round(fed.meanStep), steps, rssMiB: fed.rss,
       waitMs: round(fed.stream?.waitMs ?? 0), corrupt: fed.stream?.corrupt, ratioFedToSynthetic: round(fed.samplesPerSec / synthetic.samplesPerSec),
+      // Best steps are less disturbed by other work on a shared machine than means.
+      ratioBestStep: round(synthetic.bestStep / fed.bestStep),
     });
   } finally {
     await chips.cleanup();
