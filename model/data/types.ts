@@ -46,8 +46,8 @@ export interface ChipSample extends ChipPlace {
 export interface ChipBatch extends ClayBatch {
   readonly chips: readonly ChipPlace[];
   /**
-   * Position in the epoch's order just after this batch's last chip (chips skipped as corrupt count):
-   * what a checkpoint records so that a resumed stream starts exactly after it.
+   * The chip stream's epoch position after this batch: pass it as the stream's `skip` to resume right
+   * after it (absent on batches made elsewhere).
    */
-  readonly position: number;
+  readonly resumeAt?: number;
 }
