@@ -14,6 +14,7 @@ import { registerPlan } from './commands/plan.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSearch } from './commands/search.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerTrain } from './commands/train.ts';
 import { registerStatus } from './commands/status.ts';
 
 /** Exit codes of the CLI. */
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRun(program, globals, (code) => (exitCode = code));
   registerStatus(program, globals, (code) => (exitCode = code));
   registerServe(program, globals);
+  registerTrain(program, globals);
   registerDemo(program, globals);
   registerLandcover(program, globals, (code) => (exitCode = code));
   try {

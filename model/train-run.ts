@@ -312,7 +312,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
         waitTotalMs += waitMs;
         step += 1;
         stepsThisPass += 1;
-        position = micro[micro.length - 1]?.position ?? position + stepSamples;
+        position = micro[micro.length - 1]?.resumeAt ?? position + stepSamples;
         samplesThisRun += stepSamples;
         losses.push({ step, loss });
         await record({ kind: 'train', step, epoch, loss, lr: lrNow });

@@ -3,17 +3,19 @@
  * tiles the model has not seen (Clay v0 split chips at random, which puts overlapping neighbours and other
  * dates of the same place on both sides).
  *
- * The rule: each distinct tile gets a 32-bit rank, a hash of (`seed`, tile name); tiles sorted by rank (name
- * breaks ties) and the first `round(valFraction * tiles)` go to validation, clamped to at least one tile on
- * each side when there are two tiles or more and 0 < valFraction < 1. A tile's rank depends only on its
- * name and the seed, so adding tiles to a dataset moves few tiles across; the result does not depend on
- * the order of `refs` or on how many chips a tile has (the fraction is of tiles, not chips).
+ * The rule: each distinct tile gets a 32-bit rank, a hash of (`seed`, tile name). Tiles are taken in rank
+ * order (name breaks ties) and a tile goes to validation when it fits: validation then holds at most
+ * `valFraction` of the CHIPS (tiles differ a lot in how many chips they keep, so a share of tiles could put
+ * most of a small dataset in validation). When no tile fits and there are two tiles or more (and
+ * 0 < valFraction < 1), the smallest tile goes to validation, so each side has at least one tile. A tile's
+ * rank depends only on its name and the seed, so adding tiles to a dataset moves few tiles across; the
+ * result does not depend on the order of `refs`.
  */
 import type { ChipRef } from './types.ts';
 
 /** Options of `splitByTile`. */
 export interface SplitOptions {
-  /** Fraction of the tiles that go to validation, 0..1 (default 0.2). */
+  /** Largest share of the chips that goes to validation, as whole tiles, 0..1 (default 0.2). */
   valFraction?: number;
   /** Changes which tiles are drawn (default 0). */
   seed?: number;
@@ -32,12 +34,23 @@ export function splitByTile<T extends ChipRef>(refs: readonly T[], options: Spli
   const fraction = options.valFraction ?? 0.2;
   if (!(fraction >= 0 && fraction <= 1)) throw new RangeError(`valFraction ${fraction} is not in [0, 1]`);
   const seed = options.seed ?? 0;
-  const tiles = [...new Set(refs.map((r) => r.mgrs))];
-  const ranked = tiles.map((tile) => ({ tile, rank: tileRank(tile, seed) }));
+  const counts = new Map<string, number>();
+  for (const r of refs) counts.set(r.mgrs, (counts.get(r.mgrs) ?? 0) + 1);
+  const ranked = [...counts.keys()].map((tile) => ({ tile, rank: tileRank(tile, seed), chips: counts.get(tile) ?? 0 }));
   ranked.sort((a, b) => a.rank - b.rank || (a.tile < b.tile ? -1 : a.tile > b.tile ? 1 : 0));
-  let n = Math.round(fraction * tiles.length);
-  if (tiles.length >= 2 && fraction > 0 && fraction < 1) n = Math.min(tiles.length - 1, Math.max(1, n));
-  const valTiles = new Set(ranked.slice(0, n).map((r) => r.tile));
+  const target = fraction * refs.length;
+  const valTiles = new Set<string>();
+  let valChips = 0;
+  for (const t of ranked) {
+    if (valChips + t.chips <= target + 1e-9) {
+      valTiles.add(t.tile);
+      valChips += t.chips;
+    }
+  }
+  if (valTiles.size === 0 && ranked.length >= 2 && fraction > 0 && fraction < 1) {
+    const smallest = ranked.reduce((a, b) => (b.chips < a.chips ? b : a));
+    valTiles.add(smallest.tile);
+  }
   return {
     train: refs.filter((r) => !valTiles.has(r.mgrs)),
     val: refs.filter((r) => valTiles.has(r.mgrs)),

@@ -61,7 +61,7 @@ async function* batches(chips: readonly MemChip[], order: readonly number[], ski
       timestep.set(c.timestep, k * 3);
       places.push(c.place);
     }
-    yield { batch, pixels, latlon, timestep, chips: places, position: a + batch };
+    yield { batch, pixels, latlon, timestep, chips: places, resumeAt: a + batch };
   }
 }
 

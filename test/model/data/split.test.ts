@@ -13,7 +13,8 @@ test('splitByTile: no tile on both sides, every chip on one side, deterministic 
   const trainTiles = new Set(s.train.map((r) => r.mgrs));
   const valTiles = new Set(s.val.map((r) => r.mgrs));
   assert.deepEqual([...trainTiles].filter((t) => valTiles.has(t)), []);
-  assert.equal(valTiles.size, 2); // round(0.2 * 10 tiles)
+  // At most 20 % of the chips, and not far below it (no remaining tile would have fitted).
+  assert.ok(s.val.length > 0 && s.val.length <= 0.2 * refs.length, `${s.val.length} of ${refs.length}`);
   assert.deepEqual([...valTiles].sort(), s.valTiles);
   assert.deepEqual(splitByTile(refs, { seed: 7 }), s);
   // The input order does not matter; each side keeps the input order.
@@ -22,7 +23,14 @@ test('splitByTile: no tile on both sides, every chip on one side, deterministic 
   assert.deepEqual(reversed.train, [...s.train].reverse());
   // Another seed draws other tiles (for these tiles and seeds).
   assert.notDeepEqual(splitByTile(refs, { seed: 8 }).valTiles, s.valTiles);
-  assert.equal(splitByTile(refs, { seed: 7, valFraction: 0.5 }).valTiles.length, 5);
+  const half = splitByTile(refs, { seed: 7, valFraction: 0.5 });
+  assert.ok(half.val.length <= 0.5 * refs.length && half.val.length > s.val.length);
+});
+
+test('splitByTile: the share is of chips: a big tile is not held out when a small one fits, whatever the seed', () => {
+  const big = Array.from({ length: 47 }, (_, i) => ({ url: `/c/31TGL/${i}.tif`, key: `31TGL/${i}.tif`, mgrs: '31TGL', date: '2021-06-15' }));
+  const small = Array.from({ length: 2 }, (_, i) => ({ url: `/c/31TGK/${i}.tif`, key: `31TGK/${i}.tif`, mgrs: '31TGK', date: '2021-06-15' }));
+  for (let seed = 0; seed < 20; seed++) assert.deepEqual(splitByTile([...big, ...small], { seed }).valTiles, ['31TGK']);
 });
 
 test('splitByTile: at least one tile each side from two tiles; fractions 0 and 1; one tile', () => {

@@ -1,0 +1,146 @@
+/**
+ * `clay train`: Clay v0's masked autoencoder trained on a stream of chips (a local folder, an `s3://`
+ * prefix, or chip manifests), never copied to local disk first. AdamW with v0's schedule, gradient
+ * accumulation, checkpoints every N steps, `--resume` continuing exactly, validation loss per epoch on
+ * whole MGRS tiles held out, a progress bar with loss and samples/s on a TTY and JSON lines otherwise,
+ * and `metrics.jsonl` + `loss.svg` in the output folder.
+ */
+import type { Command } from 'commander';
+import { ClayError } from '../../core/errors.ts';
+import { createProgress, type Progress } from '../../core/progress.ts';
+import { initBackend, type BackendChoice } from '../../model/backend.ts';
+import { openChipTrainData } from '../../model/data/train-data.ts';
+import { modelSpec } from '../../model/model-spec.ts';
+import { trainRun, type TrainResult } from '../../model/train-run.ts';
+import { createContext, type Context, type GlobalOptions } from '../context.ts';
+import { parseInteger, parseNumber } from '../parse.ts';
+
+/** Options of `clay train`. */
+export interface TrainCommandOptions {
+  data: string;
+  out: string;
+  model: string;
+  imageSize?: number;
+  patchSize?: number;
+  batch: number;
+  accumulate: number;
+  lr: number;
+  weightDecay?: number;
+  steps?: number;
+  epochs?: number;
+  seed: number;
+  checkpointEvery: number;
+  keep: number;
+  resume?: boolean;
+  valFraction: number;
+  shuffleBuffer?: number;
+  prefetch?: number;
+  workers?: number;
+  backend?: string;
+}
+
+/** The summary printed at the end (JSON off a TTY). */
+export interface TrainSummary {
+  event: 'Train:Done';
+  out: string;
+  checkpoint: string;
+  steps: number;
+  stepsThisRun: number;
+  resumedFrom: number | null;
+  epochs: number;
+  firstLoss: number | null;
+  lastLoss: number | null;
+  validation: { epoch: number; step: number; loss: number }[];
+  samplesPerSec: number;
+  chips: { train: number; val: number; corrupt: number };
+  ms: number;
+  peakRssMb: number;
+}
+
+const BACKENDS: readonly BackendChoice[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+
+/** Runs `clay train` with an existing context. */
+export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<TrainSummary> {
+  if (o.steps !== undefined && o.epochs !== undefined) throw new ClayError('BAD_ARGUMENT', '--steps and --epochs cannot be combined', { input: '--steps' });
+  if (o.backend !== undefined && !(BACKENDS as readonly string[]).includes(o.backend)) {
+    throw new ClayError('BAD_ARGUMENT', `--backend must be one of ${BACKENDS.join(', ')}, got '${o.backend}'`, { input: '--backend' });
+  }
+  const spec = modelSpec(o.model, { ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.patchSize !== undefined ? { patchSize: o.patchSize } : {}) });
+  await initBackend({ ...(o.backend !== undefined ? { prefer: o.backend as BackendChoice } : {}), log: (e) => ctx.logger.info('Model:Backend', { backend: String(e['backend']), tf: String(e['tf']), reason: String(e['reason']) }) });
+  const data = await openChipTrainData({
+    source: o.data, batch: o.batch, seed: o.seed, valFraction: o.valFraction, logger: ctx.logger,
+    ...(o.shuffleBuffer !== undefined ? { shuffleBuffer: o.shuffleBuffer } : {}),
+    ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+  });
+  let progress: Progress | undefined;
+  let result: TrainResult;
+  try {
+    result = await trainRun(data, {
+      out: o.out, model: spec, batch: o.batch, accumulate: o.accumulate, lr: o.lr, seed: o.seed,
+      checkpointEvery: o.checkpointEvery, keep: o.keep, resume: o.resume === true, source: o.data, logger: ctx.logger,
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
+      ...(o.steps !== undefined ? { steps: o.steps } : {}),
+      ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
+      onStep: (e) => {
+        progress ??= createProgress('train', e.totalSteps, ctx.logger);
+        if (process.stderr.isTTY === true) {
+          progress.tick(1, { loss: `loss ${e.loss.toFixed(4)}`, rate: `${e.samplesPerSec.toFixed(2)} samples/s` });
+        } else {
+          // Off a TTY every step is one JSON line (the progress events would thin them out).
+          ctx.logger.info('Train:Step', { step: e.step, of: e.totalSteps, epoch: e.epoch, loss: e.loss, lr: e.lr, samplesPerSec: Number(e.samplesPerSec.toFixed(3)), waitMs: Math.round(e.waitMs) });
+        }
+      },
+    });
+  } finally {
+    progress?.stop();
+    await data.close();
+  }
+  const summary: TrainSummary = {
+    event: 'Train:Done', out: result.out, checkpoint: result.checkpoint, steps: result.steps, stepsThisRun: result.stepsThisRun,
+    resumedFrom: result.resumedFrom, epochs: result.epoch,
+    firstLoss: result.losses[0]?.loss ?? null, lastLoss: result.losses.at(-1)?.loss ?? null,
+    validation: result.validation.map((v) => ({ epoch: v.epoch, step: v.step, loss: v.loss })),
+    samplesPerSec: Number(result.samplesPerSec.toFixed(3)),
+    chips: { train: data.trainCount, val: data.valCount, corrupt: data.corrupt() },
+    ms: Math.round(result.ms), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  ctx.out(ctx.json ? JSON.stringify(summary) : formatTrainSummary(summary));
+  return summary;
+}
+
+/** The summary line a TTY shows. */
+export function formatTrainSummary(s: TrainSummary): string {
+  const val = s.validation.at(-1);
+  return `trained to step ${s.steps}${s.resumedFrom !== null ? ` (resumed at ${s.resumedFrom})` : ''} on ${s.chips.train} chips (${s.chips.val} held out${s.chips.corrupt > 0 ? `, ${s.chips.corrupt} corrupt skipped` : ''}) · loss ${s.firstLoss?.toFixed(4) ?? '-'} → ${s.lastLoss?.toFixed(4) ?? '-'}${val ? ` · validation ${val.loss.toFixed(4)}` : ''} · ${s.samplesPerSec} samples/s · ${(s.ms / 1000).toFixed(1)} s · peak RSS ${s.peakRssMb} MB\n  -> ${s.checkpoint}, ${s.out}/metrics.jsonl, ${s.out}/loss.svg`;
+}
+
+/** Registers `clay train`. */
+export function registerTrain(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('train')
+    .description("train Clay v0's masked autoencoder on a stream of chips; checkpoints (safetensors, PyTorch names) in --out; --resume continues exactly")
+    .requiredOption('--data <dir|s3://bucket/prefix|manifest.json>', 'chips: a folder or S3 prefix of `clay run` output (the kept chips its manifests list), or a unit manifest')
+    .requiredOption('--out <dir>', 'output folder: checkpoints/, metrics.jsonl, loss.svg')
+    .option('--model <size|config.json>', 'tiny, small (what v0 trained), medium, large, or a JSON config', 'tiny')
+    .option('--image-size <n>', 'model image size; chips larger than it are centre-cropped (default 512)', (v) => parseInteger(v, '--image-size', 8))
+    .option('--patch-size <n>', 'patch size (default 32)', (v) => parseInteger(v, '--patch-size', 1))
+    .option('--batch <n>', 'chips per micro-batch', (v) => parseInteger(v, '--batch', 1), 2)
+    .option('--accumulate <n>', 'micro-batches per optimizer step (gradients averaged)', (v) => parseInteger(v, '--accumulate', 1), 1)
+    .option('--lr <rate>', "base learning rate (v0: 1e-4; v0's schedule rises to 10x within each cycle)", (v) => parseNumber(v, '--lr', 0, 1), 1e-4)
+    .option('--weight-decay <w>', 'AdamW weight decay (v0: 0.05)', (v) => parseNumber(v, '--weight-decay', 0, 1))
+    .option('--steps <n>', 'stop after this many optimizer steps in total', (v) => parseInteger(v, '--steps', 1))
+    .option('--epochs <n>', 'stop after this many epochs (default 1 when --steps is not given)', (v) => parseInteger(v, '--epochs', 1))
+    .option('--seed <n>', 'seed of the initialisation, data order, split and masks', (v) => parseInteger(v, '--seed', 0, 2 ** 32 - 1), 42)
+    .option('--checkpoint-every <n>', 'checkpoint every N optimizer steps (and at the end)', (v) => parseInteger(v, '--checkpoint-every', 1), 100)
+    .option('--keep <n>', 'checkpoints kept', (v) => parseInteger(v, '--keep', 1), 3)
+    .option('--resume', 'continue the run in --out from its latest checkpoint')
+    .option('--val-fraction <f>', 'share of MGRS tiles held out for validation (whole tiles)', (v) => parseNumber(v, '--val-fraction', 0, 0.9), 0.2)
+    .option('--shuffle-buffer <n>', 'chips in the shuffle buffer', (v) => parseInteger(v, '--shuffle-buffer', 1))
+    .option('--prefetch <n>', 'batches read ahead while a step trains', (v) => parseInteger(v, '--prefetch', 0))
+    .option('--workers <n>', 'chip decoding threads', (v) => parseInteger(v, '--workers', 1))
+    .option('--backend <name>', `tfjs backend: ${BACKENDS.join(', ')} (default: CLAY_BACKEND, else the first that loads)`)
+    .action(async (opts: TrainCommandOptions) => {
+      await runTrain(createContext(globals()), opts);
+    });
+}

@@ -1,0 +1,74 @@
+/**
+ * The chip stream as the trainer's TrainData: list the chips once, split them by MGRS tile into training
+ * and validation, then one stream per epoch (seeded order, starting at the checkpoint's position) and a
+ * fixed-order stream of the validation chips.
+ */
+import type { Logger } from '../../core/log.ts';
+import type { BatchStream, TrainData } from '../train-run.ts';
+import { DecodePool } from './decode-pool.ts';
+import { listChips } from './list-chips.ts';
+import { splitByTile } from './split.ts';
+import { chipStream, defaultWorkers, type ChipStream } from './stream.ts';
+
+/** Options of `openChipTrainData`. */
+export interface ChipTrainDataOptions {
+  /** A folder, an `s3://` prefix or a manifest (see listChips). */
+  readonly source: string;
+  readonly batch: number;
+  readonly seed: number;
+  /** Share of the chips held out for validation, as whole MGRS tiles. */
+  readonly valFraction: number;
+  readonly shuffleBuffer?: number;
+  readonly prefetch?: number;
+  readonly workers?: number;
+  readonly logger: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** TrainData over chips, plus the number of distinct corrupt chips skipped so far and `close`. */
+export interface ChipTrainData extends TrainData {
+  corrupt(): number;
+  close(): Promise<void>;
+}
+
+/** Lists and splits the chips; streams open lazily, one per pass. */
+export async function openChipTrainData(o: ChipTrainDataOptions): Promise<ChipTrainData> {
+  const refs = await listChips(o.source, { logger: o.logger, ...(o.env ? { env: o.env } : {}) });
+  const { train, val } = splitByTile(refs, { valFraction: o.valFraction, seed: o.seed });
+  o.logger.info('Train:Data', { source: o.source, chips: refs.length, train: train.length, val: val.length, valTiles: [...new Set(val.map((r) => r.mgrs))].sort() });
+  // One pool of decode workers for every pass: workers stay warm across epochs and validation.
+  const pool = new DecodePool(o.workers ?? defaultWorkers());
+  const open: ChipStream[] = [];
+  let corruptDone = 0;
+  const corruptUrls = new Set<string>();
+  const track = (s: ChipStream): BatchStream => {
+    open.push(s);
+    return s;
+  };
+  const common = {
+    batchSize: o.batch, logger: o.logger, pool,
+    ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
+    ...(o.env ? { env: o.env } : {}),
+  };
+  return {
+    trainCount: train.length,
+    valCount: val.length,
+    train: (epoch, skip) => track(chipStream({
+      ...common, refs: train, shuffle: true, seed: o.seed, epoch, skip, dropLast: true,
+      ...(o.shuffleBuffer !== undefined ? { shuffleBuffer: o.shuffleBuffer } : {}),
+    })),
+    val: () => track(chipStream({ ...common, refs: val, shuffle: false, seed: o.seed, epoch: 0, skip: 0, dropLast: false })),
+    corrupt: () => {
+      for (const s of open) for (const u of s.stats.corruptUrls) corruptUrls.add(u);
+      return Math.max(corruptDone, corruptUrls.size);
+    },
+    close: async () => {
+      for (const s of open.splice(0)) {
+        for (const u of s.stats.corruptUrls) corruptUrls.add(u);
+        await s.close();
+      }
+      corruptDone = corruptUrls.size;
+      await pool.close();
+    },
+  };
+}
