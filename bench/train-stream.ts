@@ -29,6 +29,10 @@ import { randomMask } from '../model/masking.ts';
 import { initParams } from '../model/params.ts';
 import { Trainer } from '../model/trainer.ts';
 import { benchBatch } from './train-step-child.ts';
+import { createLogger } from '../core/log.ts';
+import { openChipTrainData } from '../model/data/train-data.ts';
+import { syntheticTrainData } from '../model/data/synthetic.ts';
+import { trainRun, type StepEvent, type TrainData } from '../model/train-run.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 2 ** 20;
@@ -211,6 +215,31 @@ export async function fedTrainRate(refs: readonly ChipRef[], opts: { steps: numb
   return { ...summarise(times, opts.batch, rss ?? new RssSampler()), ...(stats ? { stream: stats } : {}) };
 }
 
+/**
+ * (d) The shipped training loop (`trainRun`, what `clay train` runs: checkpoint bookkeeping, metrics, the
+ * data position) on `data`; steps after the first, each timed with its wait for data.
+ */
+export async function trainRunRate(data: TrainData & { close?: () => Promise<void> }, steps: number, batch: number): Promise<TrainRate> {
+  await initBackend({ prefer: 'wasm', log: () => {} });
+  const out = await mkdtemp(join(tmpdir(), 'clay-bench-trainrun-'));
+  const times: number[] = [];
+  let rss: RssSampler | undefined;
+  try {
+    await trainRun(data, {
+      out, model: { size: 'tiny', config: benchConfig() }, batch, steps: steps + 1, checkpointEvery: 10_000, source: 'bench',
+      logger: createLogger({ write: () => undefined }),
+      onStep: (e: StepEvent) => {
+        if (e.step === 1) rss = new RssSampler();
+        else times.push(batch / e.samplesPerSec);
+      },
+    });
+  } finally {
+    await data.close?.();
+    await rm(out, { recursive: true, force: true });
+  }
+  return summarise(times, batch, rss ?? new RssSampler());
+}
+
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? dflt) : dflt;
@@ -243,6 +272,15 @@ async function main(): Promise<void> {
       waitMs: round(fed.stream?.waitMs ?? 0), corrupt: fed.stream?.corrupt, ratioFedToSynthetic: round(fed.samplesPerSec / synthetic.samplesPerSec),
       // Best steps are less disturbed by other work on a shared machine than means.
       ratioBestStep: round(synthetic.bestStep / fed.bestStep),
+    });
+    // The same comparison through trainRun, the loop `clay train` runs.
+    const quiet = createLogger({ write: () => undefined });
+    const runSynthetic = await trainRunRate(syntheticTrainData({ train: Math.max(4, 2 * (steps + 1)), size: 512, batch: 2, seed: 1 }), steps, 2);
+    const runFed = await trainRunRate(await openChipTrainData({ source: chips.dir, batch: 2, seed: 1, valFraction: 0, workers, prefetch, logger: quiet }), steps, 2);
+    print({
+      event: 'Bench:TrainRun', syntheticSamplesPerSec: round(runSynthetic.samplesPerSec), fedSamplesPerSec: round(runFed.samplesPerSec), steps,
+      ratioFedToSynthetic: round(runFed.samplesPerSec / runSynthetic.samplesPerSec), ratioBestStep: round(runSynthetic.bestStep / runFed.bestStep),
+      rssMiB: { synthetic: runSynthetic.rss, fed: runFed.rss },
     });
   } finally {
     await chips.cleanup();
