@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'NO_S1_MATCH' // no Sentinel-1 within the window (a result when planning, an error only where data is required)
   | 'MODEL_CONFIG' // a model configuration that cannot run on the chosen backend
   | 'WEIGHTS_INVALID' // a safetensors file that does not match the model
+  | 'CHECKPOINT_MISSING' // no checkpoint (folder or weights file) at the given path
+  | 'CHECKPOINT_INVALID' // a checkpoint folder whose checkpoint.json is unreadable or lacks the model config
   | 'IO' // a local or object-store write/read failed
   | 'INTERNAL';
 
