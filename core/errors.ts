@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'HTTP' // any other HTTP request failed after retries
   | 'HTTP_ABORTED' // the caller's AbortSignal fired
   | 'COG_CORRUPT' // a GeoTIFF could not be parsed or decoded
+  | 'CHIP_CORRUPT' // a chip file is not a readable 13-band float32 chip with CRS and date (the stream skips it)
   | 'BAD_ARGUMENT' // a CLI flag or API option is wrong
   | 'BAD_SAMPLE_FILE' // the MGRS sample file is missing or malformed
   | 'BAD_INDEX' // a sample row index is out of range

@@ -4,7 +4,7 @@
  * point). `bench/warp.ts --decoder geotiff` measures geotiff.js' own decoder (pako, pure JS) on the same
  * work; native zlib is the default because it measured faster (see the bench).
  */
-import { inflate as inflateCb } from 'node:zlib';
+import { inflate as inflateCb, inflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { bytesPerPixel, type DType } from './raster.ts';
 
@@ -21,23 +21,36 @@ export async function inflateNative(bytes: Uint8Array, expected?: number): Promi
 }
 
 /**
- * Undoes TIFF predictor `predictor` in place on decoded little-endian bytes of one single-sample tile
- * (`width` x `rows`). Predictor 1 is a no-op; 2 is horizontal differencing on integer samples; 3 is the
- * floating-point predictor (byte planes, most significant first, differenced along the row).
+ * Inflates a zlib stream synchronously (for worker threads, where blocking is the point). `expected` is
+ * the decoded size: the output comes in one buffer, and a stream that inflates to more is a RangeError
+ * instead of an unbounded allocation.
  */
-export function undoPredictor(bytes: Uint8Array, predictor: number, dtype: DType, width: number, rows: number): void {
+export function inflateNativeSync(bytes: Uint8Array, expected: number): Uint8Array {
+  const out = inflateSync(bytes, { chunkSize: Math.max(64, expected), maxOutputLength: Math.max(1, expected) });
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/**
+ * Undoes TIFF predictor `predictor` in place on decoded little-endian bytes of one tile or strip of
+ * `width` x `rows` pixels with `samples` interleaved samples per pixel (PlanarConfiguration 1; 1 for
+ * planar or single-band data). Predictor 1 is a no-op; 2 is horizontal differencing on integer samples;
+ * 3 is the floating-point predictor (per row: byte planes, most significant first, differenced with a
+ * stride of `samples` bytes, as libtiff's fpAcc).
+ */
+export function undoPredictor(bytes: Uint8Array, predictor: number, dtype: DType, width: number, rows: number, samples = 1): void {
   if (predictor === 1) return;
   const size = bytesPerPixel(dtype);
-  if (predictor === 2) return undoHorizontal(bytes, dtype, width, rows);
+  if (predictor === 2) return undoHorizontal(bytes, dtype, width * samples, rows, samples);
   if (predictor === 3) {
-    const rowBytes = width * size;
+    const wc = width * samples;
+    const rowBytes = wc * size;
     const copy = new Uint8Array(rowBytes);
     for (let r = 0; r < rows; r++) {
       const row = bytes.subarray(r * rowBytes, (r + 1) * rowBytes);
-      for (let i = 1; i < rowBytes; i++) row[i] = (row[i]! + row[i - 1]!) & 0xff;
+      for (let i = samples; i < rowBytes; i++) row[i] = (row[i]! + row[i - samples]!) & 0xff;
       copy.set(row);
-      for (let i = 0; i < width; i++) {
-        for (let b = 0; b < size; b++) row[i * size + b] = copy[(size - b - 1) * width + i]!;
+      for (let i = 0; i < wc; i++) {
+        for (let b = 0; b < size; b++) row[i * size + b] = copy[(size - b - 1) * wc + i]!;
       }
     }
     return;
@@ -45,12 +58,13 @@ export function undoPredictor(bytes: Uint8Array, predictor: number, dtype: DType
   throw new RangeError(`unsupported TIFF predictor ${predictor}`);
 }
 
-function undoHorizontal(bytes: Uint8Array, dtype: DType, width: number, rows: number): void {
+/** Horizontal differencing undone over rows of `width` values, `stride` values apart (samples per pixel). */
+function undoHorizontal(bytes: Uint8Array, dtype: DType, width: number, rows: number, stride: number): void {
   const size = bytesPerPixel(dtype);
   if (size === 1) {
     for (let r = 0; r < rows; r++) {
       const o = r * width;
-      for (let i = 1; i < width; i++) bytes[o + i] = (bytes[o + i]! + bytes[o + i - 1]!) & 0xff;
+      for (let i = stride; i < width; i++) bytes[o + i] = (bytes[o + i]! + bytes[o + i - stride]!) & 0xff;
     }
     return;
   }
@@ -60,11 +74,7 @@ function undoHorizontal(bytes: Uint8Array, dtype: DType, width: number, rows: nu
     const v = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
     for (let r = 0; r < rows; r++) {
       const o = r * width;
-      let acc = v[o]!;
-      for (let i = 1; i < width; i++) {
-        acc = (acc + v[o + i]!) & 0xffff;
-        v[o + i] = acc;
-      }
+      for (let i = stride; i < width; i++) v[o + i] = (v[o + i]! + v[o + i - stride]!) & 0xffff;
     }
     return;
   }
@@ -72,7 +82,7 @@ function undoHorizontal(bytes: Uint8Array, dtype: DType, width: number, rows: nu
     const v = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
     for (let r = 0; r < rows; r++) {
       const o = r * width;
-      for (let i = 1; i < width; i++) v[o + i] = (v[o + i]! + v[o + i - 1]!) >>> 0;
+      for (let i = stride; i < width; i++) v[o + i] = (v[o + i]! + v[o + i - stride]!) >>> 0;
     }
     return;
   }
