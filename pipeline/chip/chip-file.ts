@@ -22,6 +22,25 @@ export function chipFileName(mgrs: string, date: string, chip: number, version =
   return `claytile_${mgrs}_${date.replaceAll('-', '')}_v${version}_${String(chip).padStart(4, '0')}.tif`;
 }
 
+/** What a chip file name carries (the inverse of `chipFileName`). */
+export interface ChipName {
+  mgrs: string;
+  /** `YYYY-MM-DD`. */
+  date: string;
+  chip: number;
+  version: string;
+}
+
+/**
+ * Parses `claytile_{mgrs}_{YYYYMMDD}_v{version}_{NNNN}.tif` (a bare name, no folder); undefined for any
+ * other name, hidden temporary files of interrupted writes included.
+ */
+export function parseChipFileName(name: string): ChipName | undefined {
+  const m = /^claytile_(\d{1,2}[A-Z]{3})_(\d{4})(\d{2})(\d{2})_v(\d+)_(\d{4,})\.tif$/.exec(name);
+  if (m === null) return undefined;
+  return { mgrs: m[1]!, date: `${m[2]}-${m[3]}-${m[4]}`, version: m[5]!, chip: Number(m[6]) };
+}
+
 /**
  * How chips are georeferenced: `true` is the chip window's own corner; `clay-v0` reproduces v0's
  * half-pixel bug (stackstac labels pixels by their top-left corner, rioxarray reads labels as centres), so

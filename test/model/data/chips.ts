@@ -57,13 +57,29 @@ export interface SyntheticChip {
   encoding?: ChipEncoding;
 }
 
-/** Writes one synthetic chip under `root` at its layout key; resolves with the key. */
-export async function writeSyntheticChip(root: string, c: SyntheticChip): Promise<string> {
+/** One synthetic chip's layout key and file bytes. */
+export async function syntheticChip(c: SyntheticChip): Promise<{ key: string; bytes: Uint8Array }> {
   const size = c.size ?? 64;
   const key = `${unitPrefix(c.mgrs, c.date)}${chipFileName(c.mgrs, c.date, c.chip)}`;
   const planes = syntheticPlanes(size, c.seed ?? c.chip);
   const chunks = await encodeChip(planes, chipGrid(c.mgrs, c.chip, size), c.date, c.encoding ?? DEFAULT_ENCODING);
+  return { key, bytes: new Uint8Array(Buffer.concat(chunks)) };
+}
+
+/** Writes one synthetic chip under the folder `root` at its layout key; resolves with the key. */
+export async function writeSyntheticChip(root: string, c: SyntheticChip): Promise<string> {
+  const { key, bytes } = await syntheticChip(c);
   await mkdir(dirname(join(root, key)), { recursive: true });
-  await writeFile(join(root, key), chunks);
+  await writeFile(join(root, key), bytes);
   return key;
+}
+
+/**
+ * A minimal unit manifest (the fields `parseManifest` and `listChips` read): chips `kept` have a file,
+ * `rejected` do not.
+ */
+export function fakeManifest(mgrs: string, date: string, kept: readonly number[], rejected: readonly number[] = []): string {
+  const chips = [...kept.map((chip) => ({ chip, file: { key: `${unitPrefix(mgrs, date)}${chipFileName(mgrs, date, chip)}`, bytes: 0, sha256: '' } })), ...rejected.map((chip) => ({ chip }))];
+  chips.sort((a, b) => a.chip - b.chip);
+  return JSON.stringify({ manifestVersion: 1, version: '02', mgrs, date, index: 0, chips });
 }
