@@ -11,6 +11,7 @@ import type { GlobalOptions } from './context.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerLandcover } from './commands/landcover.ts';
 import { registerPlan } from './commands/plan.ts';
+import { registerReconstruct } from './commands/reconstruct.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSearch } from './commands/search.ts';
 import { registerServe } from './commands/serve.ts';
@@ -18,7 +19,7 @@ import { registerServe } from './commands/serve.ts';
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2, noData: 3 } as const;
 
-const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_SAMPLE_FILE', 'BAD_INDEX']);
+const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_SAMPLE_FILE', 'BAD_INDEX', 'CHECKPOINT_MISSING', 'CHECKPOINT_INVALID', 'WEIGHTS_INVALID', 'CHIP_CORRUPT']);
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   registerServe(program, globals);
   registerDemo(program, globals);
   registerLandcover(program, globals, (code) => (exitCode = code));
+  registerReconstruct(program, globals);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

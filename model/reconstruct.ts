@@ -20,7 +20,8 @@ import type { ClayModel } from './clay.ts';
 import { BAND_GROUPS, NUM_BANDS, derive, type ClayConfig } from './config.ts';
 import { CLAY_V0_MEAN, CLAY_V0_STD } from './data/normalize.ts';
 import { disposeInputs, patchifyCube, prepareInputs, type ClayBatch } from './inputs.ts';
-import type { Mask } from './masking.ts';
+import { randomMask, type Mask } from './masking.ts';
+import type { ChipSample } from './data/types.ts';
 
 /** Band indexes of the picture's red, green, blue: B04, B03, B02 (as the chip previews). */
 export const RGB_BANDS: readonly [number, number, number] = [2, 1, 0];
@@ -142,4 +143,34 @@ export function reconstructionPanels(cfg: ClayConfig, inputPixels: Float32Array,
 /** The PNG of the panels side by side (input, masked, reconstruction; see preview.ts for the gap). */
 export function reconstructionPng(panels: ReconstructionPanels): Promise<Uint8Array> {
   return panelsPng([panels.input, panels.masked, panels.reconstruction]);
+}
+
+/** Options of `reconstructionPicture`. */
+export interface PictureOptions {
+  /** Seed of the random mask (default 0); the model's `maskRatio` sets how much is masked. */
+  readonly seed?: number;
+  readonly visible?: VisiblePatches;
+}
+
+/** A reconstruction picture and what it shows. */
+export interface ReconstructionPicture {
+  readonly png: Uint8Array;
+  /** v0's loss on this chip and mask. */
+  readonly loss: number;
+  /** Spatial patches whose rgb token was masked, of `patches`. */
+  readonly maskedPatches: number;
+  readonly patches: number;
+}
+
+/** One chip (as the chip stream reads it) masked, reconstructed and drawn; BAD_ARGUMENT when its size is not the model's. */
+export async function reconstructionPicture(model: ClayModel, chip: ChipSample, options: PictureOptions = {}): Promise<ReconstructionPicture> {
+  const cfg = model.cfg;
+  if (chip.width !== cfg.imageSize || chip.height !== cfg.imageSize) {
+    throw new ClayError('BAD_ARGUMENT', `${chip.url} is ${chip.width}x${chip.height} px; the model takes ${cfg.imageSize}x${cfg.imageSize} (--image-size)`, { input: chip.url });
+  }
+  const sample: ClayBatch = { batch: 1, pixels: chip.pixels, latlon: Float32Array.from(chip.latlon), timestep: Float32Array.from(chip.timestep) };
+  const rec = reconstruct(model, sample, randomMask(cfg, 1, options.seed ?? 0));
+  const png = await reconstructionPng(reconstructionPanels(cfg, chip.pixels, rec, options.visible));
+  const masked = maskedRgbPatches(cfg, rec.mask).reduce((n, m) => n + m, 0);
+  return { png, loss: rec.loss, maskedPatches: masked, patches: model.sizes.L };
 }
