@@ -45,4 +45,9 @@ export interface ChipSample extends ChipPlace {
 /** A batch for the model plus what it was made of (in batch order). */
 export interface ChipBatch extends ClayBatch {
   readonly chips: readonly ChipPlace[];
+  /**
+   * The chip stream's epoch position after this batch: pass it as the stream's `skip` to resume right
+   * after it (absent on batches made elsewhere).
+   */
+  readonly resumeAt?: number;
 }
