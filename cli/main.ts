@@ -9,6 +9,7 @@ import { ClayError, errorMessage } from '../core/errors.ts';
 import { redactText } from '../core/redact.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerEmbed } from './commands/embed.ts';
 import { registerLandcover } from './commands/landcover.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerReconstruct } from './commands/reconstruct.ts';
@@ -41,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   registerServe(program, globals);
   registerDemo(program, globals);
   registerLandcover(program, globals, (code) => (exitCode = code));
+  registerEmbed(program, globals, (code) => (exitCode = code));
   registerReconstruct(program, globals);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { startMiniPc, type MiniPc } from '../../core/mini-pc/server.ts';
@@ -19,16 +20,19 @@ import { initBackend } from '../../model/backend.ts';
 import { ClayModel } from '../../model/clay.ts';
 import { clayConfig } from '../../model/config.ts';
 import { CLAY_V0_MEAN, CLAY_V0_STD } from '../../model/data/normalize.ts';
+import type { ChipSample } from '../../model/data/types.ts';
+import { embed } from '../../model/embed.ts';
 import { prepareInputs, disposeInputs } from '../../model/inputs.ts';
 import { randomMask } from '../../model/masking.ts';
 import { disposeParams, initParams } from '../../model/params.ts';
 import { saveWeights } from '../../model/weights.ts';
+import type { EmbedSummary } from '../../cli/commands/embed.ts';
 import { readChip, type ReconstructSummary } from '../../cli/commands/reconstruct.ts';
 import { MASK_GREY } from '../../model/reconstruct.ts';
 import { PANEL_GAP, stretchValue } from '../../pipeline/write/preview.ts';
 import { runCli, type CliResult } from '../helpers/cli.ts';
 import { BUNDLED_DIR } from '../helpers/bundled.ts';
-import { locationValues } from '../pipeline/chip/gdal.ts';
+import { gdalinfo, gdaltransform, locationValues } from '../pipeline/chip/gdal.ts';
 
 const cfg = clayConfig('tiny');
 const ENV = { CLAY_BACKEND: 'wasm' };
@@ -154,4 +158,82 @@ test('clay reconstruct: coded errors for a missing or corrupt checkpoint, mismat
   await copyFile(tifs[0]!, badName);
   assertError(await runCli(['reconstruct', '--checkpoint', ckpt, '--chip', badName, '--out', out], ENV), 'CHIP_CORRUPT');
   assert.equal(await readFile(out).catch(() => undefined), undefined, 'nothing written');
+});
+
+/** The chips as one model batch, in order. */
+function batchOf(samples: readonly ChipSample[]): { batch: number; pixels: Float32Array; latlon: Float32Array; timestep: Float32Array } {
+  const px = samples[0]!.pixels.length;
+  const pixels = new Float32Array(samples.length * px);
+  samples.forEach((c, i) => pixels.set(c.pixels, i * px));
+  return { batch: samples.length, pixels, latlon: Float32Array.from(samples.flatMap((c) => [...c.latlon])), timestep: Float32Array.from(samples.flatMap((c) => [...c.timestep])) };
+}
+
+test('clay embed: GeoParquet read by hyparquet: rows, paths, dates, footprints (GDAL corners), embed() values, geo metadata', async () => {
+  const out = join(dir, 'emb', 'embeddings.parquet');
+  const r = await runCli(['embed', '--checkpoint', ckpt, '--data', chips, '--out', out, '--limit', '4', '--batch', '3'], ENV);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout) as EmbedSummary;
+  assert.deepEqual([summary.status, summary.chips, summary.corrupt, summary.dim, summary.backend], ['done', 4, 0, 256, 'wasm']);
+  assert.ok(summary.samplesPerSec! > 0);
+  const bytes = await readFile(out);
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const rows = await parquetReadObjects({ file });
+  assert.equal(rows.length, 4);
+  const samples = await Promise.all(tifs.slice(0, 4).map((t) => readChip(t)));
+  // embed() in-process on the same chips in the same batches as the stream gave them (3, then 1).
+  const { loadModelForInference } = await import('../../model/checkpoint-load.ts');
+  const m = await loadModelForInference(ckpt);
+  const want = [...embed(m.model, batchOf(samples.slice(0, 3))), ...embed(m.model, batchOf(samples.slice(3)))];
+  m.dispose();
+  for (const [i, row] of rows.entries()) {
+    assert.equal(row['path'], tifs[i]);
+    assert.equal(row['mgrs'], '31TGL');
+    assert.deepEqual(row['date'], new Date('2021-06-15T00:00:00Z'));
+    assert.deepEqual(row['embedding'], want.slice(i * 256, (i + 1) * 256));
+    const geometry = row['geometry'] as { type: string; coordinates: [number, number][][] };
+    assert.deepEqual(geometry, { type: 'Polygon', coordinates: [samples[i]!.footprint] });
+    // The chip's four corners, as GDAL places them, are vertices of the footprint.
+    const info = await gdalinfo(tifs[i]!);
+    const [x0, dx, , y0, , dy] = info.geoTransform as [number, number, number, number, number, number];
+    const corners = await gdaltransform([[x0, y0], [x0 + 512 * dx, y0], [x0 + 512 * dx, y0 + 512 * dy], [x0, y0 + 512 * dy]], 32631, 4326);
+    for (const [lon, lat] of corners) {
+      assert.ok(geometry.coordinates[0]!.some(([x, y]) => Math.abs(x - lon) < 1e-7 && Math.abs(y - lat) < 1e-7), `corner ${lon} ${lat} of ${tifs[i]}`);
+    }
+  }
+  const kv = new Map((parquetMetadata(file).key_value_metadata ?? []).map((k) => [k.key, k.value]));
+  const geo = JSON.parse(kv.get('geo')!) as { version: string; primary_column: string; columns: Record<string, { encoding: string; geometry_types: string[]; bbox: number[]; crs?: unknown }> };
+  const all = samples.flatMap((c) => c.footprint);
+  assert.deepEqual(geo, {
+    version: '1.1.0', primary_column: 'geometry',
+    columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox: [Math.min(...all.map((p) => p[0])), Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[0])), Math.max(...all.map((p) => p[1]))] } },
+  });
+  const again = await runCli(['embed', '--checkpoint', ckpt, '--data', chips, '--out', out, '--limit', '4'], ENV);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as EmbedSummary).status, 'skipped');
+});
+
+test('clay embed: a corrupt chip is skipped and counted; no chip is exit 3 with nothing written; coded errors', async () => {
+  const mixed = join(dir, 'mixed');
+  await mkdir(mixed);
+  for (const t of tifs.slice(0, 2)) await copyFile(t, join(mixed, t.slice(t.lastIndexOf('/') + 1)));
+  await writeFile(join(mixed, 'claytile_31TGL_20210615_v02_0099.tif'), new Uint8Array(2048).fill(3));
+  const out = join(dir, 'mixed.parquet');
+  const r = await runCli(['embed', '--checkpoint', ckpt, '--data', mixed, '--out', out], ENV);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout) as EmbedSummary;
+  assert.deepEqual([s.chips, s.corrupt], [2, 1]);
+  assert.match(r.stderr, /"event":"Stream:Skip".*claytile_31TGL_20210615_v02_0099\.tif/);
+  const mixedBytes = await readFile(out);
+  assert.equal((await parquetReadObjects({ file: mixedBytes.buffer.slice(mixedBytes.byteOffset, mixedBytes.byteOffset + mixedBytes.byteLength) })).length, 2);
+  const empty = join(dir, 'empty');
+  await mkdir(empty);
+  const none = await runCli(['embed', '--checkpoint', ckpt, '--data', empty, '--out', join(dir, 'none.parquet')], ENV);
+  assert.equal(none.code, 3, none.stderr);
+  assert.equal((JSON.parse(none.stdout) as EmbedSummary).status, 'no-data');
+  assert.equal(await readFile(join(dir, 'none.parquet')).catch(() => undefined), undefined);
+  assertError(await runCli(['embed', '--checkpoint', join(dir, 'nope'), '--data', chips, '--out', join(dir, 'x.parquet')], ENV), 'CHECKPOINT_MISSING');
+  const wrong = await runCli(['embed', '--checkpoint', join(ckpt, 'weights.safetensors'), '--patch-size', '16', '--data', chips, '--out', join(dir, 'x.parquet')], ENV);
+  assertError(wrong, 'WEIGHTS_INVALID');
+  assert.match(wrong.stderr, /encoder\.patch_embedding\.rgb\.proj\.weight has shape \[256, 3, 32, 32\], the config needs \[256, 3, 16, 16\]/);
+  assertError(await runCli(['embed', '--checkpoint', ckpt, '--data', chips, '--out', `${dir}/`], ENV), 'BAD_ARGUMENT');
 });
