@@ -128,9 +128,12 @@ export interface EmbeddingsTarget {
   write(bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<number>;
 }
 
-/** Opens the output location (BAD_ARGUMENT when it names a folder). Nothing is written until `write`. */
-export async function embeddingsTarget(location: string): Promise<EmbeddingsTarget> {
-  const { store, key } = await openStoreFile(location);
+/**
+ * Opens the output location (BAD_ARGUMENT when it names a folder); `env` holds the S3 settings for
+ * `s3://` (default `process.env`). Nothing is written until `write`.
+ */
+export async function embeddingsTarget(location: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<EmbeddingsTarget> {
+  const { store, key } = await openStoreFile(location, options);
   return {
     url: store.url(key),
     exists: (options = {}) => store.exists(key, options),

@@ -19,6 +19,8 @@ import type { ChipBatch, ChipPlace } from '../../model/data/types.ts';
 import { embed } from '../../model/embed.ts';
 import { EMBEDDING_METADATA_KEY, embedChips, embeddingsTarget, encodeEmbeddings, type EmbeddingInfo } from '../../model/embed-file.ts';
 import { disposeParams, initParams, mulberry32, randn, type ClayParams } from '../../model/params.ts';
+import { openStore } from '../../core/store/open-store.ts';
+import { startS3 } from '../helpers/s3.ts';
 
 const cfg = clayConfig('tiny', { imageSize: 64, patchSize: 32 });
 const H = cfg.imageSize;
@@ -141,4 +143,21 @@ test('the target refuses a folder location; tensors do not accumulate over batch
   const before = tf.memory().numTensors;
   await embedChips(model, stream([batchOf(0, 2), batchOf(2, 3)]));
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('an s3:// output is one PUT through the object store; what is read back is what was encoded', async () => {
+  const s3 = await startS3();
+  try {
+    const e = await embedChips(model, stream([batchOf(0, 2)]));
+    const bytes = encodeEmbeddings(e, info);
+    const target = await embeddingsTarget(`s3://${s3.bucket}/runs/1/embeddings.parquet`, { env: s3.env });
+    assert.equal(target.url, `s3://${s3.bucket}/runs/1/embeddings.parquet`);
+    assert.equal(await target.exists(), false);
+    assert.equal(await target.write(bytes), bytes.byteLength);
+    const back = await (await openStore(`s3://${s3.bucket}/runs/1`, { env: s3.env })).get('embeddings.parquet');
+    assert.deepEqual(back, bytes);
+    assert.equal((await parquetReadObjects({ file: bytes.slice().buffer })).length, 2);
+  } finally {
+    await s3.close();
+  }
 });
