@@ -180,10 +180,10 @@ test('clay embed: GeoParquet read by hyparquet: rows, paths, dates, footprints (
   const rows = await parquetReadObjects({ file });
   assert.equal(rows.length, 4);
   const samples = await Promise.all(tifs.slice(0, 4).map((t) => readChip(t)));
-  // embed() in-process on the same chips in the same batches as the stream gave them (3, then 1).
+  // embed() in-process on the same chips, one sample per forward as the command runs it.
   const { loadModelForInference } = await import('../../model/checkpoint-load.ts');
   const m = await loadModelForInference(ckpt);
-  const want = [...embed(m.model, batchOf(samples.slice(0, 3))), ...embed(m.model, batchOf(samples.slice(3)))];
+  const want = [...embed(m.model, batchOf(samples), { maxChunk: 1 })];
   m.dispose();
   for (const [i, row] of rows.entries()) {
     assert.equal(row['path'], tifs[i]);
