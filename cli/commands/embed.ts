@@ -11,7 +11,7 @@ import { createProgress } from '../../core/progress.ts';
 import { loadModelForInference } from '../../model/checkpoint-load.ts';
 import { listChips } from '../../model/data/list-chips.ts';
 import { chipStream } from '../../model/data/stream.ts';
-import { EMBEDDING_RULE, embedChips, embeddingsTarget, encodeEmbeddings } from '../../model/embed-file.ts';
+import { EMBEDDING_RULE, embedChips, embeddingsTarget, encodeEmbeddings, type Embeddings } from '../../model/embed-file.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { addModelOptions, initModelBackend, modelOverrides, type ModelFlags } from '../model-options.ts';
 import { parseInteger } from '../parse.ts';
@@ -74,7 +74,7 @@ export async function runEmbed(ctx: Context, options: EmbedCommandOptions): Prom
     const stream = chipStream({ refs, batchSize: options.batch ?? 8, shuffle: false, size: cfg.imageSize, logger: ctx.logger });
     const progress = refs.length > 0 ? createProgress('embed', refs.length, ctx.logger) : undefined;
     const t0 = performance.now();
-    let embeddings;
+    let embeddings: Embeddings;
     try {
       embeddings = await embedChips(model, stream, {
         // One sample per forward: ~20 % faster than two on WASM here (bench/embed.ts, tiny 512/32).
