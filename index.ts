@@ -82,3 +82,13 @@ export { chipUnit, chipWindows, sha256, type UnitOptions } from './pipeline/chip
 export { MANIFEST_NAME, parseManifest, type UnitManifest, type ChipRecord, type FileRecord, type UnitSettings, type UnitRun } from './pipeline/chip/manifest.ts';
 export { indexRows, UNIT_INDEX_NAME } from './pipeline/chip/unit-index.ts';
 export { runIndex, newRunState, runIndexKey, writeRunIndex, type RunOptions, type RunState, type IndexResult, type UnitOutcome } from './pipeline/run/run-index.ts';
+// the chip stream: chips -> batches for training and embedding (issue 8)
+export { parseChipFileName, type ChipName } from './pipeline/chip/chip-file.ts';
+export { decodeChip, type DecodeChipOptions } from './model/data/read-chip.ts';
+export { CLAY_V0_MEAN, CLAY_V0_STD, normalizeLatlon, normalizeTimestamp, normalizePixelBits } from './model/data/normalize.ts';
+export { listChips, type ListChipsOptions, type ListMode } from './model/data/list-chips.ts';
+export { splitByTile, tileRank, type ChipSplit, type SplitOptions } from './model/data/split.ts';
+export { epochOrder, type OrderOptions } from './model/data/order.ts';
+export { DecodePool, type Decoded } from './model/data/decode-pool.ts';
+export { chipStream, defaultWorkers, type ChipStream, type ChipStreamOptions, type ChipStreamStats } from './model/data/stream.ts';
+export type { ChipRef, ChipPlace, ChipSample, ChipBatch } from './model/data/types.ts';

@@ -50,6 +50,11 @@ export interface ChipStreamOptions {
   prefetch?: number;
   /** Decode worker threads; 0 decodes on the main thread (default: cores - 1, at least 1, at most 4). */
   workers?: number;
+  /**
+   * A decode pool to use instead of starting one (`workers` and `size` are then the pool's): keeps the
+   * workers warm across epochs. The stream does not close a pool it was given.
+   */
+  pool?: DecodePool;
   /** Reads + decodes at once (default 2 per worker, at least 2). */
   inFlight?: number;
   /** Chip width and height in pixels; other sizes are skipped as corrupt (default 512). */
@@ -87,7 +92,7 @@ export interface ChipStreamStats {
   inFlight: number;
   /** Epoch position after the last batch handed over (pass as `skip` to resume after it). */
   position: number;
-  /** Decode workers running. */
+  /** Workers of the decode pool running (0 once the stream closed its own pool). */
   workers: number;
 }
 
@@ -123,6 +128,7 @@ class Stream implements ChipStream {
   private readonly inFlightMax: number;
   private readonly logger: Logger;
   private readonly pool: DecodePool;
+  private readonly ownPool: boolean;
   private readonly abort = new AbortController();
   private readonly stores = new Map<string, Promise<ObjectStore>>();
   private refs: readonly ChipRef[] | undefined;
@@ -145,10 +151,11 @@ class Stream implements ChipStream {
     if ((options.refs === undefined) === (options.source === undefined)) throw new ClayError('BAD_ARGUMENT', 'chipStream needs exactly one of refs and source');
     this.batchSize = batchSize;
     this.prefetch = Math.max(0, Math.floor(options.prefetch ?? 2));
-    const workers = Math.max(0, Math.floor(options.workers ?? defaultWorkers()));
+    const workers = options.pool?.size ?? Math.max(0, Math.floor(options.workers ?? defaultWorkers()));
     this.inFlightMax = Math.max(1, Math.floor(options.inFlight ?? Math.max(2, 2 * workers)));
     this.logger = options.logger ?? silentLogger;
-    this.pool = new DecodePool(workers, { size: options.size ?? 512 });
+    this.ownPool = options.pool === undefined;
+    this.pool = options.pool ?? new DecodePool(workers, { size: options.size ?? 512 });
     this.stats = {
       total: 0, chips: 0, delivered: 0, corrupt: 0, corruptUrls: [], bytesRead: 0, readMs: 0, decodeMs: 0, waitMs: 0,
       buffered: 0, peakBuffered: 0, bound: (this.prefetch + 1) * batchSize, inFlight: 0, position: options.skip ?? 0, workers: 0,
@@ -216,7 +223,7 @@ class Stream implements ChipStream {
     this.pending.length = 0;
     this.stats.buffered = 0;
     this.waiter?.resolve();
-    await this.pool.close();
+    if (this.ownPool) await this.pool.close();
     this.stats.workers = this.pool.alive;
   }
 
@@ -307,9 +314,11 @@ class Stream implements ChipStream {
       }
       this.pump();
     };
-    this.read(task.ref).then(
-      (bytes) => this.pool.decode(bytes, task.ref),
-    ).then(
+    this.read(task.ref).then((bytes) => {
+      // Closed while reading: a shared pool must not spend a decode on it.
+      if (this.closed) throw new ClayError('HTTP_ABORTED', 'chip stream closed');
+      return this.pool.decode(bytes, task.ref);
+    }).then(
       (d) => {
         this.stats.decodeMs += d.ms;
         settle({ ok: true, sample: d.sample });
