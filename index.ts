@@ -19,7 +19,7 @@ export { s2Query, s1Query, demQuery, yearInterval, dayWindow, S2_LIMITS } from '
 export { boxCoverage, type BoxCoverage } from './core/coverage.ts';
 export { writeFileAtomic, isPartialName, type WriteFileAtomicOptions } from './core/atomic-file.ts';
 // outputs: a local folder or an s3:// prefix behind one interface (the AWS SDK loads only for s3://)
-export { openStore, type OpenStoreOptions } from './core/store/open-store.ts';
+export { openStore, openStoreFile, type OpenStoreOptions } from './core/store/open-store.ts';
 export { LocalStore } from './core/store/local-store.ts';
 export type { S3Store, S3Settings } from './core/store/s3-store.ts';
 export type { ObjectStore, StoreEntry, StoreCallOptions } from './core/store/store.ts';

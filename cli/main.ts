@@ -9,8 +9,10 @@ import { ClayError, errorMessage } from '../core/errors.ts';
 import { redactText } from '../core/redact.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerEmbed } from './commands/embed.ts';
 import { registerLandcover } from './commands/landcover.ts';
 import { registerPlan } from './commands/plan.ts';
+import { registerReconstruct } from './commands/reconstruct.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSearch } from './commands/search.ts';
 import { registerServe } from './commands/serve.ts';
@@ -20,7 +22,7 @@ import { registerStatus } from './commands/status.ts';
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2, noData: 3, notComplete: 4 } as const;
 
-const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_SAMPLE_FILE', 'BAD_INDEX']);
+const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_SAMPLE_FILE', 'BAD_INDEX', 'CHECKPOINT_MISSING', 'CHECKPOINT_INVALID', 'WEIGHTS_INVALID', 'CHIP_CORRUPT']);
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -44,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
   registerTrain(program, globals);
   registerDemo(program, globals);
   registerLandcover(program, globals, (code) => (exitCode = code));
+  registerEmbed(program, globals, (code) => (exitCode = code));
+  registerReconstruct(program, globals);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;

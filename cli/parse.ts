@@ -18,3 +18,10 @@ export function parseNumber(value: string, flag: string, min = -Infinity, max = 
   }
   return n;
 }
+
+/** One of `values` (a string-literal union), else BAD_ARGUMENT naming the flag and the choices. */
+export function parseChoice<T extends string>(value: string, values: readonly T[], flag: string): T {
+  const found = values.find((v) => v === value);
+  if (found === undefined) throw new ClayError('BAD_ARGUMENT', `${flag} must be one of ${values.join(', ')}, got '${value}'`, { input: flag });
+  return found;
+}

@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'NO_S1_MATCH' // no Sentinel-1 within the window (a result when planning, an error only where data is required)
   | 'MODEL_CONFIG' // a model configuration that cannot run on the chosen backend
   | 'WEIGHTS_INVALID' // a safetensors file that does not match the model
-  | 'CHECKPOINT_INVALID' // a training checkpoint that is missing, incomplete or does not match the run
+  | 'CHECKPOINT_MISSING' // no checkpoint (folder or weights file) at the given path
+  | 'CHECKPOINT_INVALID' // a checkpoint that is incomplete, unreadable or does not match the run
   | 'IO' // a local or object-store write/read failed
   | 'INTERNAL';
 

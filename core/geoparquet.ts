@@ -25,6 +25,8 @@ export type Column =
   | { name: string; type: 'float64'; values: readonly (number | null)[] }
   | { name: string; type: 'bool'; values: readonly boolean[] }
   | { name: string; type: 'list<utf8>'; values: readonly (readonly string[])[] }
+  /** A calendar date `YYYY-MM-DD`, stored as Parquet DATE (Arrow date32: days since 1970-01-01). */
+  | { name: string; type: 'date'; values: readonly string[] }
   /** A fixed-size vector per row (an embedding), row-major: row i is values[i*size .. (i+1)*size). */
   | { name: string; type: 'fixed<float32>'; size: number; values: Float32Array };
 
@@ -122,6 +124,10 @@ function checkTable(table: GeoTable, metadata: Record<string, string>): number {
       throw badArgument(`column '${column.name}': fixed size ${column.size} is not a positive integer`);
     }
     if (length !== rows) throw badArgument(`column '${column.name}' has ${length} rows, the geometry has ${rows}`);
+    if (column.type === 'date') {
+      const bad = column.values.find((v) => dayNumber(v) === undefined);
+      if (bad !== undefined) throw badArgument(`column '${column.name}': '${bad}' is not a YYYY-MM-DD date`);
+    }
     if (column.type === 'int32') {
       const bad = column.values.find((v) => !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31);
       if (bad !== undefined) throw badArgument(`column '${column.name}': ${bad} is not a 32-bit integer`);
@@ -129,6 +135,16 @@ function checkTable(table: GeoTable, metadata: Record<string, string>): number {
   }
   for (const key of Object.keys(metadata)) if (RESERVED_KEYS.has(key)) throw badArgument(`metadata key '${key}' is reserved`);
   return rows;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Days since 1970-01-01 of a `YYYY-MM-DD` date, or undefined when it is not one (2021-02-30 included). */
+function dayNumber(date: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined;
+  const ms = Date.parse(`${date}T00:00:00Z`);
+  if (!Number.isFinite(ms) || new Date(ms).toISOString().slice(0, 10) !== date) return undefined;
+  return ms / DAY_MS;
 }
 
 /** The GeoParquet `geo` metadata for polygons with these WKB rows' coordinates. */
@@ -164,6 +180,10 @@ function columnData(arrow: typeof ArrowLib, column: Column): ArrowLib.Data {
       return one(arrow.vectorFromArray(column.values, new arrow.Float64()));
     case 'bool':
       return one(arrow.vectorFromArray(column.values, new arrow.Bool()));
+    case 'date': {
+      const data = Int32Array.from(column.values, (v) => dayNumber(v) ?? 0);
+      return arrow.makeData({ type: new arrow.DateDay(), length: data.length, nullCount: 0, data });
+    }
     case 'list<utf8>':
       return one(arrow.vectorFromArray(column.values, new arrow.List(new arrow.Field('item', new arrow.Utf8(), false))));
     case 'fixed<float32>': {
@@ -276,6 +296,14 @@ function readColumn(arrow: typeof ArrowLib, field: ArrowLib.Field, vector: Arrow
   if (DT.isInt(type) && type.bitWidth === 32 && type.isSigned) return { name, type: 'int32', values: noNulls([...(vector as ArrowLib.Vector<ArrowLib.Int32>)]) };
   if (DT.isFloat(type) && type.precision === arrow.Precision.DOUBLE) return { name, type: 'float64', values: [...(vector as ArrowLib.Vector<ArrowLib.Float64>)] };
   if (DT.isBool(type)) return { name, type: 'bool', values: noNulls([...(vector as ArrowLib.Vector<ArrowLib.Bool>)]) };
+  if (DT.isDate(type) && type.unit === arrow.DateUnit.DAY) {
+    if (vector.nullCount > 0) throw fail(`column '${name}' holds nulls`);
+    const values: string[] = [];
+    for (const chunk of vector.data) {
+      for (const day of (chunk as ArrowLib.Data<ArrowLib.DateDay>).values.subarray(0, chunk.length)) values.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
+    }
+    return { name, type: 'date', values };
+  }
   if (DT.isList(type) && DT.isUtf8(type.children[0]?.type)) {
     const lists = noNulls([...(vector as ArrowLib.Vector<ArrowLib.List<ArrowLib.Utf8>>)]);
     return { name, type: 'list<utf8>', values: lists.map((l) => noNulls([...l])) };

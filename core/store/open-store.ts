@@ -2,7 +2,7 @@
  * One entry point from a location string to an `ObjectStore`, so the CLI and the stages take a `--out`
  * that may be a folder, a `file://` URL or an `s3://bucket/prefix` and never branch on which.
  */
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClayError, errorMessage } from '../errors.ts';
 import { checkPrefix } from './keys.ts';
@@ -58,4 +58,22 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
   }
   if (scheme !== undefined) throw bad(`unsupported scheme ${scheme}:// (a path, file:// or s3://)`);
   return new LocalStore(resolve(location));
+}
+
+/**
+ * The store holding one file location and the file's key in it: `s3://bucket/a/b.parquet` is key
+ * `b.parquet` under `s3://bucket/a/`; a path or `file://` URL is its name under its folder. So a command's
+ * `--out FILE` is written atomically through the same interface as a folder output. BAD_ARGUMENT for a
+ * location that names a folder (`s3://bucket`, a trailing '/') or no file name.
+ */
+export async function openStoreFile(location: string, options: OpenStoreOptions = {}): Promise<{ store: ObjectStore; key: string }> {
+  const isUrl = /^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(location);
+  const path = isUrl ? location : resolve(location);
+  const cut = path.lastIndexOf(isUrl ? '/' : sep);
+  const key = path.slice(cut + 1);
+  const isBucketOnly = /^s3:\/\/[^/]*$/i.test(location);
+  if (location.trim() === '' || cut < 0 || key === '' || isBucketOnly || location.endsWith('/')) {
+    throw new ClayError('BAD_ARGUMENT', `${JSON.stringify(location)} is not a file location`, { input: location });
+  }
+  return { store: await openStore(path.slice(0, cut + 1), options), key };
 }

@@ -17,6 +17,7 @@ function sample(): GeoTable {
       { name: 'ok', type: 'bool', values: [true, false, true] },
       { name: 'tags', type: 'list<utf8>', values: [['p'], [], ['q', 'r']] },
       { name: 'emb', type: 'fixed<float32>', size: 4, values: Float32Array.from({ length: 12 }, (_, i) => i / 7 - 0.5) },
+      { name: 'day', type: 'date', values: ['2021-06-15', '1969-12-31', '2024-02-29'] },
     ],
     geometry: { name: 'geometry', polygons: [[ring(-120.5, 35)], [ring(2, 44, 0.5)], [ring(10, -5, 4), [[11, -4], [11, -3], [12, -3], [11, -4]]]] },
   };
@@ -40,7 +41,7 @@ test('round trip of every column type, each compression; geo metadata and extra 
     assert.deepEqual(back.metadata, { 'clay:model': 'v0-small' });
     assert.deepEqual(back.geo, { version: '1.1.0', primary_column: 'geometry', columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox: [-120.5, -5, 14, 44.5] } } });
     const codecs = parquetMetadata(bytes).row_groups.flatMap((g) => g.columns.map((c) => c.meta_data?.codec));
-    assert.ok(codecs.length === 7 && codecs.every((c) => c === compression.toUpperCase()), `${compression}: ${codecs.join(' ')}`);
+    assert.ok(codecs.length === 8 && codecs.every((c) => c === compression.toUpperCase()), `${compression}: ${codecs.join(' ')}`);
   }
 });
 
@@ -50,9 +51,9 @@ test('hyparquet reads every column type as written (snappy)', async () => {
   const rows = await parquetReadObjects({ file: bytes.slice().buffer, geoparquet: false });
   const emb = table.columns[5]!.values as Float32Array;
   assert.deepEqual(rows.map((r) => ({ ...r, geometry: undefined })), [
-    { name: 'a', n: 0, x: 0.1 + 0.2, ok: true, tags: ['p'], emb: Array.from(emb.subarray(0, 4)), geometry: undefined },
-    { name: null, n: -2147483648, x: null, ok: false, tags: [], emb: Array.from(emb.subarray(4, 8)), geometry: undefined },
-    { name: 'ünïcode ✓', n: 2147483647, x: -1e-310, ok: true, tags: ['q', 'r'], emb: Array.from(emb.subarray(8, 12)), geometry: undefined },
+    { name: 'a', n: 0, x: 0.1 + 0.2, ok: true, tags: ['p'], emb: Array.from(emb.subarray(0, 4)), day: new Date('2021-06-15T00:00:00Z'), geometry: undefined },
+    { name: null, n: -2147483648, x: null, ok: false, tags: [], emb: Array.from(emb.subarray(4, 8)), day: new Date('1969-12-31T00:00:00Z'), geometry: undefined },
+    { name: 'ünïcode ✓', n: 2147483647, x: -1e-310, ok: true, tags: ['q', 'r'], emb: Array.from(emb.subarray(8, 12)), day: new Date('2024-02-29T00:00:00Z'), geometry: undefined },
   ]);
 });
 
@@ -70,7 +71,7 @@ test('embeddings: a fixed<float32> column of many rows (several Arrow batches on
   assert.deepEqual(back.geometry.polygons[2499], polygons[2499]);
 });
 
-test('BAD_ARGUMENT: row count mismatch in any column type, repeated names, reserved keys, non-int32 values, open rings', () => {
+test('BAD_ARGUMENT: row count mismatch in any column type, repeated names, reserved keys, non-int32 values, bad dates, open rings', () => {
   const bad = (f: () => unknown): void => assert.throws(f, (e) => isClayError(e, 'BAD_ARGUMENT'));
   const base = sample();
   const shorter = (c: Column): Column => (c.type === 'fixed<float32>' ? { ...c, values: c.values.subarray(4) } : { ...c, values: c.values.slice(1) } as Column);
@@ -84,6 +85,9 @@ test('BAD_ARGUMENT: row count mismatch in any column type, repeated names, reser
   bad(() => writeGeoParquet(base, { metadata: { geo: '{}' } }));
   bad(() => writeGeoParquet({ ...base, columns: [{ name: 'n', type: 'int32', values: [1, 2.5, 3] }] }));
   bad(() => writeGeoParquet({ ...base, columns: [{ name: 'n', type: 'int32', values: [1, 2 ** 31, 3] }] }));
+  for (const day of ['2021-6-15', '2021-02-30', '', '2021-06-15T00:00']) {
+    bad(() => writeGeoParquet({ ...base, columns: [{ name: 'day', type: 'date', values: ['2021-06-15', day, '2021-06-15'] }] }));
+  }
   bad(() => writeGeoParquet({ columns: [], geometry: { name: 'geometry', polygons: [[ring(0, 0).slice(0, 4)]] } }));
 });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isClayError } from '../../../core/errors.ts';
-import { openStore } from '../../../core/store/open-store.ts';
+import { openStore, openStoreFile } from '../../../core/store/open-store.ts';
 
 const env = { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' };
 
@@ -42,5 +42,22 @@ test('anything else is BAD_ARGUMENT naming the location', async () => {
   ];
   for (const location of bad) {
     await assert.rejects(openStore(location, { env }), (err: unknown) => isClayError(err, 'BAD_ARGUMENT') && err.input === location, location);
+  }
+});
+
+test('openStoreFile: a file location is a key in the store of its folder; folders are BAD_ARGUMENT', async () => {
+  const dir = join(tmpdir(), 'clay-open-store', 'out');
+  for (const location of [join(dir, 'e.parquet'), pathToFileURL(join(dir, 'e.parquet')).href]) {
+    const { store, key } = await openStoreFile(location);
+    assert.deepEqual([store.kind, store.root, key, store.url(key)], ['file', dir, 'e.parquet', join(dir, 'e.parquet')]);
+  }
+  const rel = await openStoreFile('e.parquet');
+  assert.equal(rel.store.url(rel.key), resolve('e.parquet'));
+  const s3 = await openStoreFile('s3://my-bucket/runs/1/e.parquet', { env });
+  assert.deepEqual([s3.store.kind, s3.store.root, s3.key, s3.store.url(s3.key)], ['s3', 's3://my-bucket/runs/1', 'e.parquet', 's3://my-bucket/runs/1/e.parquet']);
+  const top = await openStoreFile('s3://my-bucket/e.parquet', { env });
+  assert.equal(top.store.url(top.key), 's3://my-bucket/e.parquet');
+  for (const location of ['s3://my-bucket', 's3://my-bucket/', `${dir}/`, '']) {
+    await assert.rejects(openStoreFile(location, { env }), (e) => isClayError(e, 'BAD_ARGUMENT'), location);
   }
 });
