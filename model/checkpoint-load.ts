@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { ClayError, errorMessage } from '../core/errors.ts';
 import { initBackend } from './backend.ts';
 import { ClayModel } from './clay.ts';
-import { BAND_GROUPS, MODEL_SIZES, clayConfig, type ClayConfig, type ModelSize } from './config.ts';
+import { BAND_GROUPS, MODEL_SIZES, clayConfig, validateConfig, type ClayConfig, type ModelSize } from './config.ts';
+import { resolveCheckpoint } from './checkpoint.ts';
 import { disposeParams, paramSpecs, type ClayParams } from './params.ts';
 import { decodeSafetensors, type NamedTensor, type SafetensorsFile } from './safetensors.ts';
 import { paramsFromStateDict } from './weights.ts';
@@ -27,7 +28,10 @@ export const CHECKPOINT_META = 'checkpoint.json';
 
 /** The part of `checkpoint.json` inference needs (the trainer's other keys are ignored here). */
 export interface CheckpointModelInfo {
-  readonly size: ModelSize;
+  /** A v0 size, or (a trainer checkpoint of a JSON config) the config file's name. */
+  readonly size: string;
+  /** The full config, as `clay train` records it (`model.config`); absent in the short form. */
+  readonly config?: ClayConfig;
   readonly imageSize: number;
   readonly patchSize: number;
 }
@@ -45,7 +49,7 @@ export interface InferenceOverrides {
 export interface InferenceModel {
   readonly model: ClayModel;
   readonly cfg: ClayConfig;
-  readonly size: ModelSize;
+  readonly size: string;
   /** `folder` when `checkpoint.json` described the config, `safetensors` for a bare file. */
   readonly kind: 'folder' | 'safetensors';
   /** The weights file read. */
@@ -72,6 +76,16 @@ export function parseCheckpointModel(text: string, path: string): CheckpointMode
   const model = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['model'] : undefined;
   if (typeof model !== 'object' || model === null) throw bad('no "model" object');
   const m = model as Record<string, unknown>;
+  // `clay train`'s form: { size, config: ClayConfig } (model-spec.ts; any config, JSON ones included).
+  if (typeof m['config'] === 'object' && m['config'] !== null) {
+    let config: ClayConfig;
+    try {
+      config = validateConfig({ ...clayConfig('tiny'), ...(m['config'] as Partial<ClayConfig>) });
+    } catch (err) {
+      throw bad(`model.config is not a valid config (${errorMessage(err)})`, err);
+    }
+    return { size: typeof m['size'] === 'string' ? m['size'] : 'custom', imageSize: config.imageSize, patchSize: config.patchSize, config };
+  }
   if (!isSize(m['size'])) throw bad(`model.size must be one of ${SIZES.join(', ')}, got ${JSON.stringify(m['size'])}`);
   for (const k of ['imageSize', 'patchSize'] as const) {
     const v = m[k];
@@ -118,7 +132,7 @@ export function inferArchitecture(tensors: readonly NamedTensor[]): { size: Mode
  * Throws WEIGHTS_INVALID naming the first tensor whose shape differs from the config's (then missing and
  * unexpected names), with what the tensors look like when they match another v0 size.
  */
-export function checkTensorsMatch(cfg: ClayConfig, size: ModelSize, tensors: readonly NamedTensor[], path: string): void {
+export function checkTensorsMatch(cfg: ClayConfig, size: string, tensors: readonly NamedTensor[], path: string): void {
   const t = byName(tensors);
   const specs = paramSpecs(cfg);
   const known = new Set(specs.map((s) => s.name));
@@ -159,6 +173,18 @@ async function locate(path: string): Promise<{ weightsPath: string; info?: Check
     throw new ClayError('CHECKPOINT_MISSING', `no checkpoint at ${path}`, { input: path, cause: err });
   }
   if (!isDir) return { weightsPath: path };
+  // A `clay train` output folder: its latest checkpoint.
+  let dir = path;
+  try {
+    await stat(join(path, CHECKPOINT_META));
+  } catch {
+    try {
+      dir = await resolveCheckpoint(path);
+    } catch {
+      // neither: the error below names the missing checkpoint.json
+    }
+  }
+  path = dir;
   const metaPath = join(path, CHECKPOINT_META);
   const meta = await readOrMissing(metaPath, `${CHECKPOINT_META} in the checkpoint folder`);
   const info = parseCheckpointModel(new TextDecoder().decode(meta), metaPath);
@@ -166,8 +192,17 @@ async function locate(path: string): Promise<{ weightsPath: string; info?: Check
 }
 
 /** The config: checkpoint.json's, or the flags', or (bare file, no --model) what the tensors say. */
-function resolveConfig(info: CheckpointModelInfo | undefined, o: InferenceOverrides, tensors: readonly NamedTensor[], path: string): { size: ModelSize; cfg: ClayConfig } {
+function resolveConfig(info: CheckpointModelInfo | undefined, o: InferenceOverrides, tensors: readonly NamedTensor[], path: string): { size: string; cfg: ClayConfig } {
   const ratio = o.maskRatio === undefined ? {} : { maskRatio: o.maskRatio };
+  if (info?.config !== undefined) {
+    if (o.patchSize !== undefined && o.patchSize !== info.patchSize) {
+      throw new ClayError('BAD_ARGUMENT', `--patch-size ${o.patchSize} contradicts the checkpoint's ${CHECKPOINT_META} (${info.patchSize})`, { input: '--patch-size' });
+    }
+    if (o.size !== undefined && o.size !== info.size) {
+      throw new ClayError('BAD_ARGUMENT', `--model ${o.size} contradicts the checkpoint's ${CHECKPOINT_META} (${info.size})`, { input: '--model' });
+    }
+    return { size: info.size, cfg: validateConfig({ ...info.config, ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...ratio }) };
+  }
   if (info !== undefined) {
     for (const [flag, mine, theirs] of [['--model', o.size, info.size], ['--patch-size', o.patchSize, info.patchSize]] as const) {
       if (mine !== undefined && mine !== theirs) {
@@ -175,7 +210,7 @@ function resolveConfig(info: CheckpointModelInfo | undefined, o: InferenceOverri
       }
     }
     // The encodings are fixed sin-cos, so a model may run at another image size than it was trained at.
-    return { size: info.size, cfg: clayConfig(info.size, { imageSize: o.imageSize ?? info.imageSize, patchSize: info.patchSize, ...ratio }) };
+    return { size: info.size, cfg: clayConfig(info.size as ModelSize, { imageSize: o.imageSize ?? info.imageSize, patchSize: info.patchSize, ...ratio }) };
   }
   const seen = o.size === undefined || o.patchSize === undefined ? inferArchitecture(tensors) : undefined;
   const size = o.size ?? seen?.size;

@@ -92,7 +92,7 @@ export interface EmbeddingInfo {
   readonly rule: string;
   /** The checkpoint path given. */
   readonly checkpoint: string;
-  readonly model: { readonly size: ModelSize; readonly imageSize: number; readonly patchSize: number; readonly dim: number };
+  readonly model: { readonly size: string; readonly imageSize: number; readonly patchSize: number; readonly dim: number };
 }
 
 /** The embeddings as a GeoTable: path, mgrs, date, embedding, and the footprint as geometry. */
