@@ -1,6 +1,6 @@
 /**
  * Chip-stream benchmark: (a) samples/s of `chipStream` alone over the chips of the bundled samples (made
- * once by `clay demo`, row 0: 47 chips of 512 x 512), with RSS sampled through each epoch (start, middle,
+ * once by `clay demo --train-steps 0`, rows 0-2: 49 chips of 512 x 512), with RSS sampled through each epoch (start, middle,
  * end, peak) to show memory stays flat; (b) training samples/s of Clay tiny at 512/32 (batch 2, WASM) on
  * one synthetic in-memory batch; (c) the same training fed by the stream, and the ratio fed / synthetic
  * (goal: >= 0.9, i.e. decoding hides behind the training step).
@@ -44,13 +44,14 @@ export interface BenchChips {
   cleanup(): Promise<void>;
 }
 
-/** The chips in `dir`, or the bundled row 0 made by `clay demo` into a temporary folder. */
+/** The chips in `dir`, or the bundled rows 0-2 made by `clay demo --train-steps 0` into a temporary folder. */
 export async function benchChips(dir?: string): Promise<BenchChips> {
   if (dir !== undefined) return { dir, refs: await listChips(dir), cleanup: async () => undefined };
   const tmp = await mkdtemp(join(tmpdir(), 'clay-bench-stream-'));
   const out = join(tmp, 'chips');
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/run.ts'), 'demo', '--out', out], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT });
+    // The chips only (no training): --train-steps 0; they land in {out}/chips.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'cli/run.ts'), 'demo', '--out', out, '--train-steps', '0'], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT });
     child.on('error', reject);
     child.on('close', resolve);
   });

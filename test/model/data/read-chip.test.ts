@@ -2,7 +2,7 @@
  * decodeChip against independent oracles: GDAL reads the same files (`gdalinfo -json` for CRS, transform
  * and the date tag; `gdal_translate -of ENVI` for the raw pixels; `gdaltransform` for the centre and the
  * footprint), and numpy applies Clay v0's datamodule formulas to what GDAL read (v0_datamodule.py, float16
- * emulated with numpy.float16). Chips: the real ones `clay demo` makes from the bundled universe, and
+ * emulated with numpy.float16). Chips: the real ones `clay run` makes from the bundled universe (test/helpers/chips.ts), and
  * synthetic ones in every layout we read (our writer's default, v0's 1-row strips with the float predictor
  * in the southern hemisphere, GDAL's tiled band-interleaved rewrite, PixelIsPoint, a rotated grid).
  */
@@ -20,7 +20,7 @@ import { chipTiffOptions, CLAY_V0_ENCODING, DEFAULT_ENCODING, encodeChip } from 
 import { encodeTiff } from '../../../pipeline/write/tiff-writer.ts';
 import { decodeChip } from '../../../model/data/read-chip.ts';
 import type { ChipRef, ChipSample } from '../../../model/data/types.ts';
-import { runCli } from '../../helpers/cli.ts';
+import { bundledChips } from '../../helpers/chips.ts';
 import { gdalinfo, gdaltransform } from '../../pipeline/chip/gdal.ts';
 import { chipGrid, syntheticPlanes } from './chips.ts';
 
@@ -35,12 +35,11 @@ const refOf = (path: string, date: string, mgrs = '31TGL'): ChipRef => ({ url: p
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'clay-read-chip-'));
-  const demo = await runCli(['demo', '--out', join(dir, 'demo')]);
-  assert.equal(demo.code, 0, demo.stderr);
+  const chips = await bundledChips();
   for (const date of ['2021-06-15', '2017-08-10']) {
-    const unit = join(dir, 'demo', '02', '31TGL', date);
+    const unit = join(chips, '02', '31TGL', date);
     const tifs = (await readdir(unit)).filter((f) => f.endsWith('.tif')).sort();
-    for (const f of [tifs[0]!, tifs.at(-1)!]) files.push({ name: `demo ${f}`, ref: refOf(join(unit, f), date) });
+    for (const f of [tifs[0]!, tifs.at(-1)!]) files.push({ name: `bundled ${f}`, ref: { url: join(unit, f), key: join('02', '31TGL', date, f), mgrs: '31TGL', date } });
   }
   const synth = async (name: string, grid: Grid, date: string, encoding = DEFAULT_ENCODING): Promise<string> => {
     const path = join(dir, name);
