@@ -56,6 +56,8 @@ export interface MiniPc {
   requests: LoggedRequest[];
   /** The fault injector: `faults.counts()` are the faults injected so far, by kind and service. */
   faults: FaultInjector;
+  /** Sets the lifetime of the SAS tokens issued from now on (seconds). */
+  setTokenTtl(seconds: number): void;
   close(): Promise<void>;
 }
 
@@ -253,6 +255,9 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
     sasApi: `${state.origin}${SAS_PATH}`,
     requests,
     faults,
+    setTokenTtl: (seconds) => {
+      sas.ttlSeconds = seconds;
+    },
     close: () => new Promise<void>((resolve, reject) => {
       server.closeAllConnections();
       server.close((err) => (err ? reject(err) : resolve()));
