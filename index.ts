@@ -5,7 +5,7 @@
 export { ClayError, isClayError, type ErrorCode } from './core/errors.ts';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './core/log.ts';
 export { redactUrl } from './core/redact.ts';
-export { HttpClient, HttpStatusError, type HttpClientOptions, type HttpRequest, type HttpResponse, type HttpStats } from './core/http.ts';
+export { HttpClient, HttpStatusError, RETRY_CAUSES, httpCounts, snapshotStats, type HttpClientOptions, type HttpCounts, type HttpRequest, type HttpResponse, type HttpStats, type RetryCause } from './core/http.ts';
 export { StacClient, type SearchBody, type Cql2 } from './core/stac/stac-client.ts';
 export { asStacItem, type StacItem, type Affine } from './core/stac/stac-item.ts';
 export { asS2Item, asS1Item, asDemItem, asWorldCoverItem, COLLECTIONS, S2_ASSETS, type S2Item, type S1Item, type DemItem, type WorldCoverItem } from './core/stac/pc-items.ts';

@@ -54,14 +54,47 @@ export interface HttpResponse {
   attempts: number;
 }
 
+/**
+ * Why an attempt is retried: a retryable HTTP status, a connection reset (refused, or closed before the
+ * response headers), a body cut short of its Content-Length or Content-Range, or an attempt past its timeout.
+ */
+export type RetryCause = '408' | '429' | '500' | '502' | '503' | '504' | 'reset' | 'truncated' | 'timeout';
+
+/** Every retry cause, in the order summaries list them. */
+export const RETRY_CAUSES: readonly RetryCause[] = ['500', '502', '503', '504', '408', '429', 'reset', 'truncated', 'timeout'];
+
 /** Counters of one client, for summaries and tests. */
 export interface HttpStats {
   requests: number;
   attempts: number;
   retries: number;
   bytes: number;
-  /** Retries by reason (`429`, `503`, `reset`, `truncated`, `timeout`, ...). */
-  retryReasons: Record<string, number>;
+  /** Retries by cause; causes that never happened are absent. */
+  retryReasons: Partial<Record<RetryCause, number>>;
+}
+
+/** Request, attempt and retry counts over an interval, every cause listed (zeros included). */
+export interface HttpCounts {
+  requests: number;
+  attempts: number;
+  retries: number;
+  retriesByCause: Record<RetryCause, number>;
+}
+
+/** A copy of `stats` (to measure an interval with `httpCounts(client.stats, before)`). */
+export function snapshotStats(stats: HttpStats): HttpStats {
+  return { ...stats, retryReasons: { ...stats.retryReasons } };
+}
+
+/** The counts of `stats`, or of what happened since `since` (a snapshot of the same client). */
+export function httpCounts(stats: HttpStats, since?: HttpStats): HttpCounts {
+  const byCause = Object.fromEntries(RETRY_CAUSES.map((c) => [c, (stats.retryReasons[c] ?? 0) - (since?.retryReasons[c] ?? 0)])) as Record<RetryCause, number>;
+  return {
+    requests: stats.requests - (since?.requests ?? 0),
+    attempts: stats.attempts - (since?.attempts ?? 0),
+    retries: stats.retries - (since?.retries ?? 0),
+    retriesByCause: byCause,
+  };
 }
 
 /** A request that failed with an HTTP status (after retries, when the status is retryable). */
@@ -77,11 +110,15 @@ export class HttpStatusError extends ClayError {
   }
 }
 
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** The retry cause of a retryable status, undefined for any other. */
+function statusCause(status: number): RetryCause | undefined {
+  const cause = String(status);
+  return RETRY_CAUSES.find((c) => c === cause);
+}
 
 /** A transient failure worth another attempt. */
 class Transient extends Error {
-  constructor(readonly reason: string, message: string, readonly retryAfterMs?: number, readonly status?: number, readonly bodyText?: string, options?: { cause?: unknown }) {
+  constructor(readonly reason: RetryCause, message: string, readonly retryAfterMs?: number, readonly status?: number, readonly bodyText?: string, options?: { cause?: unknown }) {
     super(message, options);
   }
 }
@@ -188,8 +225,9 @@ export class HttpClient {
     }
     if (!res.ok) {
       const text = new TextDecoder().decode(body.subarray(0, 2048));
-      if (RETRY_STATUS.has(res.status)) {
-        throw new Transient(String(res.status), `HTTP ${res.status}`, parseRetryAfter(res.headers.get('retry-after')), res.status, text);
+      const cause = statusCause(res.status);
+      if (cause) {
+        throw new Transient(cause, `HTTP ${res.status}`, parseRetryAfter(res.headers.get('retry-after')), res.status, text);
       }
       throw new HttpStatusError(code, url, res.status, text, attempt);
     }

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
+import { httpCounts, type HttpCounts } from '../../core/http.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
 import { openStore } from '../../core/store/open-store.ts';
 import type { ChipEncoding } from '../../pipeline/chip/chip-file.ts';
@@ -51,11 +52,17 @@ export interface RunSummary {
   out: string;
   /** The run's merged chip index (every candidate chip of the rows run), when there were units. */
   index?: string;
-  rows: { index: number; mgrs: string; status: IndexResult['status']; units: { date: string; status: string; kept: number; candidates: number }[] }[];
+  rows: { index: number; mgrs: string; status: IndexResult['status']; units: { date: string; status: string; kept: number; candidates: number }[]; retries: number }[];
   units: { done: number; skipped: number };
   chips: { kept: number; rejected: number; byReason: Record<RejectReason, number> };
   bytesRead: number;
   bytesWritten: number;
+  /**
+   * The run's traffic with the Planetary Computer (STAC searches, SAS tokens, blob ranges): requests,
+   * attempts, retries by cause, and SAS token requests per scope. The S3 output is not counted (its SDK
+   * retries on its own, `AWS_MAX_ATTEMPTS`).
+   */
+  http: HttpCounts & { tokens: { requests: number; byScope: Record<string, number>; refreshesOn403: number } };
   ms: number;
   /** CPU time of the process (user + system), seconds. */
   cpuSeconds: number;
@@ -72,7 +79,9 @@ function oneOf<T extends string>(value: string | undefined, values: readonly T[]
 /** The summary line a TTY shows. */
 export function formatRunSummary(s: RunSummary): string {
   const reasons = Object.entries(s.chips.byReason).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
-  return `${s.rows.length} row(s) → ${s.out}: units ${s.units.done} done, ${s.units.skipped} skipped · chips ${s.chips.kept} kept, ${s.chips.rejected} rejected${reasons ? ` (${reasons})` : ''} · read ${(s.bytesRead / 1e6).toFixed(1)} MB · wrote ${(s.bytesWritten / 1e6).toFixed(1)} MB · ${(s.ms / 1000).toFixed(1)} s (CPU ${s.cpuSeconds.toFixed(1)} s) · peak RSS ${s.peakRssMb} MB`;
+  const causes = Object.entries(s.http.retriesByCause).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(', ');
+  const retries = s.http.retries > 0 ? ` · ${s.http.retries} HTTP retries (${causes})` : '';
+  return `${s.rows.length} row(s) → ${s.out}: units ${s.units.done} done, ${s.units.skipped} skipped · chips ${s.chips.kept} kept, ${s.chips.rejected} rejected${reasons ? ` (${reasons})` : ''} · read ${(s.bytesRead / 1e6).toFixed(1)} MB${retries} · wrote ${(s.bytesWritten / 1e6).toFixed(1)} MB · ${(s.ms / 1000).toFixed(1)} s (CPU ${s.cpuSeconds.toFixed(1)} s) · peak RSS ${s.peakRssMb} MB`;
 }
 
 /** Runs `clay run` with an existing context; resolves with the summary. */
@@ -158,11 +167,15 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     event: 'Run:Done',
     out: store.root,
     ...(merged ? { index: store.url(merged.key) } : {}),
-    rows: results.map((r) => ({ index: r.index, mgrs: r.mgrs, status: r.status, units: r.units.map((u) => ({ date: u.date, status: u.status, kept: u.kept, candidates: u.candidates })) })),
+    rows: results.map((r) => ({ index: r.index, mgrs: r.mgrs, status: r.status, units: r.units.map((u) => ({ date: u.date, status: u.status, kept: u.kept, candidates: u.candidates })), retries: r.http.retries })),
     units: { done, skipped },
     chips: { kept, rejected, byReason },
     bytesRead: state.stats.bytesRead,
     bytesWritten: written,
+    http: {
+      ...httpCounts(ctx.http.stats),
+      tokens: { requests: ctx.signer.stats.tokenRequests, byScope: { ...ctx.signer.stats.tokenRequestsByScope }, refreshesOn403: ctx.signer.stats.refreshesOn403 },
+    },
     ms: Date.now() - started,
     cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -14,14 +14,17 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--data <dir>', 'generated universe folder (default: data-samples/generated)')
     .option('--port <n>', 'port (default: a free one)', (v) => parseInteger(v, '--port', 0, 65535))
     .option('--fault-rate <p>', 'inject seeded random faults (500/503/429/resets/truncation) at this rate', (v) => parseNumber(v, '--fault-rate', 0, 0.9))
+    .option('--fault-seed <n>', 'seed of the fault schedule (default 1)', (v) => parseInteger(v, '--fault-seed', 0))
+    .option('--token-ttl <s>', 'lifetime of issued SAS tokens in seconds (default 3600; a few seconds expire them mid-run)', (v) => parseInteger(v, '--token-ttl', 1))
     .option('--no-require-token', 'serve blobs without SAS tokens')
-    .action(async (opts: { data?: string; port?: number; faultRate?: number; requireToken: boolean }) => {
+    .action(async (opts: { data?: string; port?: number; faultRate?: number; faultSeed?: number; tokenTtl?: number; requireToken: boolean }) => {
       const ctx = createContext(globals());
       const pc = await startMiniPc({
         universe: await loadUniverse(samplesDir(opts.data)),
         requireToken: opts.requireToken,
         ...(opts.port !== undefined ? { port: opts.port } : {}),
-        ...(opts.faultRate ? { faults: { rate: opts.faultRate, seed: 1 } } : {}),
+        ...(opts.faultRate ? { faults: { rate: opts.faultRate, seed: opts.faultSeed ?? 1 } } : {}),
+        ...(opts.tokenTtl !== undefined ? { tokenTtlSeconds: opts.tokenTtl } : {}),
       });
       ctx.out(ctx.json ? JSON.stringify({ stacApi: pc.stacApi, sasApi: pc.sasApi }) : `STAC API: ${pc.stacApi}\nSAS API:  ${pc.sasApi}\nexport CLAY_STAC_API=${pc.stacApi} CLAY_SAS_API=${pc.sasApi}`);
       await new Promise<void>((resolve) => {

@@ -9,7 +9,8 @@ export type TokenCheck = { ok: true } | { ok: false; reason: 'missing' | 'tamper
 
 /** Issues and verifies container-scoped tokens with one secret. */
 export class SasAuthority {
-  constructor(private readonly secret: string, private readonly ttlSeconds: number, private readonly now: () => number) {}
+  /** `ttlSeconds`: lifetime of the tokens issued from now on (settable, to expire tokens mid-run). */
+  constructor(private readonly secret: string, public ttlSeconds: number, private readonly now: () => number) {}
 
   /** A token for account/container, valid from now for ttlSeconds; returns the token and its expiry. */
   issue(account: string, container: string): { token: string; expiry: Date } {

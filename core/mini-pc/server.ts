@@ -54,7 +54,10 @@ export interface MiniPc {
   stacApi: string;
   sasApi: string;
   requests: LoggedRequest[];
+  /** The fault injector: `faults.counts()` are the faults injected so far, by kind and service. */
   faults: FaultInjector;
+  /** Sets the lifetime of the SAS tokens issued from now on (seconds). */
+  setTokenTtl(seconds: number): void;
   close(): Promise<void>;
 }
 
@@ -91,14 +94,15 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
     };
     requests.push(entry);
     res.on('finish', () => (entry.status = res.statusCode));
-    const fault = faults.decide(service, url.pathname, `${req.method} ${url.pathname}?${url.searchParams.get('token') ?? ''} ${req.headers.range ?? ''} ${body}`);
+    const fault = faults.decide(service, url.pathname, `${req.method} ${url.pathname}?${url.searchParams.get('token') ?? ''} ${req.headers.range ?? ''} ${body}`, { bodiless: req.method === 'HEAD' });
     if (fault) entry.fault = fault;
     const send = (status: number, payload: Uint8Array, headers: Record<string, string>): void => {
       entry.status = status;
       entry.bytes = payload.byteLength;
       if (fault === 'reset') return void req.socket.destroy();
       if (fault === 'truncate') {
-        res.writeHead(status, { ...headers, 'content-length': String(payload.byteLength) });
+        // At least one byte promised and missing, so even an empty reply is visibly cut short.
+        res.writeHead(status, { ...headers, 'content-length': String(Math.max(1, payload.byteLength)) });
         res.write(payload.subarray(0, Math.floor(payload.byteLength / 2)));
         return void setImmediate(() => res.destroy());
       }
@@ -251,6 +255,9 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
     sasApi: `${state.origin}${SAS_PATH}`,
     requests,
     faults,
+    setTokenTtl: (seconds) => {
+      sas.ttlSeconds = seconds;
+    },
     close: () => new Promise<void>((resolve, reject) => {
       server.closeAllConnections();
       server.close((err) => (err ? reject(err) : resolve()));

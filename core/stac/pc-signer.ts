@@ -2,8 +2,9 @@
  * Planetary Computer signing. Blob assets need a SAS token: `GET {sasApi}/token/{collection}` (or
  * `/token/{account}/{container}`) returns `{"msft:expiry", "token"}`; the token becomes the query string
  * of the href. Tokens are container-scoped and cached per collection or container until `refreshMarginMs`
- * before expiry (the PC SDK refreshes with < 60 s left). `withSigned` re-signs once after a 403, for a
- * token that expired or was revoked mid-run. Tokens and the subscription key never reach logs or errors.
+ * before expiry (the PC SDK refreshes with < 60 s left), or half their lifetime before it when they live
+ * less than two margins (a short-lived token is then not fetched again for every request). `withSigned`
+ * re-signs once after a 403, for a token that expired or was revoked mid-run (or a server clock ahead of ours). Tokens and the subscription key never reach logs or errors.
  */
 import { ClayError } from '../errors.ts';
 import { HttpStatusError, type HttpClient } from '../http.ts';
@@ -36,6 +37,8 @@ export interface PcSignerOptions {
 interface CachedToken {
   token: string;
   expiry: number;
+  /** When to fetch a fresh one (ms, our clock). */
+  refreshAt: number;
 }
 
 /**
@@ -71,6 +74,8 @@ export function isSigned(href: string): boolean {
 /** Counters of a signer. */
 export interface SignerStats {
   tokenRequests: number;
+  /** Token requests per scope (a collection id, or `account/container`). */
+  tokenRequestsByScope: Record<string, number>;
   cacheHits: number;
   refreshesOn403: number;
 }
@@ -78,7 +83,7 @@ export interface SignerStats {
 /** Signs Planetary Computer asset hrefs with cached SAS tokens. */
 export class PcSigner {
   readonly sasApi: string;
-  readonly stats: SignerStats = { tokenRequests: 0, cacheHits: 0, refreshesOn403: 0 };
+  readonly stats: SignerStats = { tokenRequests: 0, tokenRequestsByScope: {}, cacheHits: 0, refreshesOn403: 0 };
   private readonly http: HttpClient;
   private readonly key: string | undefined;
   private readonly marginMs: number;
@@ -101,7 +106,7 @@ export class PcSigner {
   async token(scope: { collection: string } | BlobLocation, options: { signal?: AbortSignal } = {}): Promise<string> {
     const path = 'collection' in scope ? scope.collection : `${scope.account}/${scope.container}`;
     const cached = this.cache.get(path);
-    if (cached && cached.expiry - this.now() > this.marginMs) {
+    if (cached && this.now() < cached.refreshAt) {
       this.stats.cacheHits++;
       return cached.token;
     }
@@ -118,20 +123,18 @@ export class PcSigner {
    * unchanged. With `collection`, the token is asked for by collection; otherwise by account/container.
    */
   async sign(href: string, options: { collection?: string; signal?: AbortSignal } = {}): Promise<string> {
-    const where = blobLocation(href);
-    if (!where || isSigned(href)) return href;
-    const token = await this.token(options.collection ? { collection: options.collection } : where, options);
-    const url = new URL(href);
-    const extra = new URLSearchParams(token);
-    for (const [k, v] of extra) url.searchParams.set(k, v);
-    return url.toString();
+    return (await this.signWith(href, options)).url;
   }
 
-  /** Forgets the cached token of a scope (the next `sign` fetches a new one). */
-  invalidate(href: string, collection?: string): void {
+  /**
+   * Forgets the cached token of a scope (the next `sign` fetches a new one); with `token`, only when that
+   * is still the cached one (several requests failing with one stale token drop it once, not its successor).
+   */
+  invalidate(href: string, collection?: string, token?: string): void {
     const where = blobLocation(href);
-    if (collection) this.cache.delete(collection);
-    if (where) this.cache.delete(`${where.account}/${where.container}`);
+    for (const scope of [collection, where ? `${where.account}/${where.container}` : undefined]) {
+      if (scope !== undefined && (token === undefined || this.cache.get(scope)?.token === token)) this.cache.delete(scope);
+    }
   }
 
   /**
@@ -139,21 +142,33 @@ export class PcSigner {
    * again and retries once. Any other failure, or a second 403, propagates.
    */
   async withSigned<T>(href: string, use: (signed: string) => Promise<T>, options: { collection?: string; signal?: AbortSignal } = {}): Promise<T> {
-    const first = await this.sign(href, options);
+    const first = await this.signWith(href, options);
     try {
-      return await use(first);
+      return await use(first.url);
     } catch (err) {
-      if (!(err instanceof HttpStatusError) || err.status !== 403 || first === href) throw err;
+      if (!(err instanceof HttpStatusError) || err.status !== 403 || first.token === undefined) throw err;
       this.stats.refreshesOn403++;
       this.logger.warn('Sas:Refresh', { url: redactUrl(href), reason: '403' });
-      this.invalidate(href, options.collection);
+      this.invalidate(href, options.collection, first.token);
       return use(await this.sign(href, options));
     }
   }
 
+  /** The signed href and the token it carries (none for hrefs left alone). */
+  private async signWith(href: string, options: { collection?: string; signal?: AbortSignal }): Promise<{ url: string; token?: string }> {
+    const where = blobLocation(href);
+    if (!where || isSigned(href)) return { url: href };
+    const token = await this.token(options.collection ? { collection: options.collection } : where, options);
+    const url = new URL(href);
+    for (const [k, v] of new URLSearchParams(token)) url.searchParams.set(k, v);
+    return { url: url.toString(), token };
+  }
+
   private async fetchToken(path: string, signal: AbortSignal | undefined): Promise<CachedToken> {
     const url = `${this.sasApi}/token/${path}`;
+    const asked = this.now();
     this.stats.tokenRequests++;
+    this.stats.tokenRequestsByScope[path] = (this.stats.tokenRequestsByScope[path] ?? 0) + 1;
     const json = await this.http.json(url, {
       signal,
       errorCode: 'SAS_HTTP',
@@ -169,7 +184,7 @@ export class PcSigner {
     }
     registerSecret(token);
     registerSecret(new URLSearchParams(token).get('sig') ?? undefined);
-    const entry = { token, expiry };
+    const entry = { token, expiry, refreshAt: expiry - Math.min(this.marginMs, Math.max(0, expiry - asked) / 2) };
     this.cache.set(path, entry);
     this.logger.info('Sas:Token', { scope: path, expiresInS: Math.round((expiry - this.now()) / 1000) });
     return entry;

@@ -5,7 +5,7 @@
  * row's outcome is recorded under `{version}/status/` for `clay status`.
  */
 import pLimit from 'p-limit';
-import type { HttpClient } from '../../core/http.ts';
+import { httpCounts, snapshotStats, type HttpClient, type HttpCounts } from '../../core/http.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import type { ObjectStore } from '../../core/store/store.ts';
 import type { PcSigner } from '../../core/stac/pc-signer.ts';
@@ -86,6 +86,12 @@ export interface IndexResult {
   units: UnitOutcome[];
   /** STAC requests of the plan. */
   stacRequests: number;
+  /**
+   * The HTTP client's requests, attempts and retries by cause while this row ran (STAC, SAS and blobs).
+   * A delta of the shared client's counters: exact when the rows of a client run one after the other, as
+   * `clay run` runs them.
+   */
+  http: HttpCounts;
 }
 
 /** A run's shared state: the tile cache and read counters carry across the rows of one process. */
@@ -119,8 +125,9 @@ export async function runIndex(row: SampleRow, options: RunOptions, state: RunSt
   const version = options.version ?? CHIP_VERSION;
   const { store, signal } = options;
   let result: IndexResult;
+  const before = snapshotStats(options.http.stats);
   try {
-    result = await runRow(row, options, state);
+    result = { ...(await runRow(row, options, state)), http: httpCounts(options.http.stats, before) };
   } catch (err) {
     if (!signal?.aborted) {
       try {
@@ -136,7 +143,7 @@ export async function runIndex(row: SampleRow, options: RunOptions, state: RunSt
   return result;
 }
 
-async function runRow(row: SampleRow, options: RunOptions, state: RunState): Promise<IndexResult> {
+async function runRow(row: SampleRow, options: RunOptions, state: RunState): Promise<Omit<IndexResult, 'http'>> {
   const logger = options.logger ?? silentLogger;
   const mode = options.mode ?? 'default';
   const version = options.version ?? CHIP_VERSION;

@@ -65,3 +65,9 @@ export async function runAndKill(cliArgs: string[], store: ObjectStore, env: Rec
   await exited;
   return seen;
 }
+
+/** How two digests compare: keys compared (their union) and the keys that differ or are missing from one. */
+export function compareDigests(actual: Map<string, string>, expected: Map<string, string>): { compared: number; mismatches: string[] } {
+  const keys = [...new Set([...actual.keys(), ...expected.keys()])].sort();
+  return { compared: keys.length, mismatches: keys.filter((k) => actual.get(k) !== expected.get(k)) };
+}

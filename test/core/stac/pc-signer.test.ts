@@ -123,3 +123,26 @@ test('no token, signature or key ever appears in logs or errors', async () => {
     await pc.close();
   }
 });
+
+test('a short-lived token is refreshed halfway through its life, not on every request; one stale token is dropped once', async () => {
+  let clock = Date.parse('2024-01-01T00:00:00Z');
+  const pc = await startMiniPc({ universe: universe(), tokenTtlSeconds: 4, now: () => clock });
+  try {
+    const http = new HttpClient(fast);
+    const signer = new PcSigner({ http, sasApi: pc.sasApi, now: () => clock });
+    const href = `${pc.origin}/sentinel2l2a01/sentinel2-l2/a/B02.tif`;
+    const first = await signer.sign(href, { collection: 'sentinel-2-l2a' });
+    clock += 1500;
+    assert.equal(await signer.sign(href, { collection: 'sentinel-2-l2a' }), first);
+    clock += 1000; // 2.5 s of 4: past half its life
+    const second = await signer.sign(href, { collection: 'sentinel-2-l2a' });
+    assert.notEqual(second, first);
+    assert.deepEqual(signer.stats.tokenRequestsByScope, { 'sentinel-2-l2a': 2 });
+    // Requests that failed with the old token do not drop its successor.
+    signer.invalidate(href, 'sentinel-2-l2a', new URL(first).search.slice(1));
+    assert.equal(await signer.sign(href, { collection: 'sentinel-2-l2a' }), second);
+    assert.equal(signer.stats.tokenRequests, 2);
+  } finally {
+    await pc.close();
+  }
+});
