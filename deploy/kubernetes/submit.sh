@@ -20,20 +20,8 @@ CLAY="${CLAY:-npx clay}"
 KUBECTL="${KUBECTL:-kubectl}"
 parallelism="${PARALLELISM:-50}"
 
-# Exit 4 means "some rows are not complete": that is the case to submit.
-set +e
-status="$($CLAY status --sample "$sample" --out "$out" --json)"
-code=$?
-set -e
-if [ "$code" -ne 0 ] && [ "$code" -ne 4 ]; then
-  echo "submit: clay status failed (exit $code)" >&2
-  exit "$code"
-fi
-read -r count indices < <(node -e 'const s = JSON.parse(require("fs").readFileSync(0, "utf8")); console.log(s.resubmit.length, s.indices || "-")' <<<"$status")
-if [ "$count" -eq 0 ]; then
-  echo "submit: every row of $sample is complete in $out, nothing to submit" >&2
-  exit 0
-fi
+# shellcheck source=../rows-to-submit.sh
+. "$(dirname "$0")/../rows-to-submit.sh"
 [ "$parallelism" -gt "$count" ] && parallelism="$count"
 name="clay-chips-$(date -u +%Y%m%d-%H%M%S)"
 echo "submit: $count row(s) (--indices $indices) as Job $name" >&2
