@@ -16,15 +16,13 @@ import { ClayError, errorMessage } from '../core/errors.ts';
 import { initBackend } from './backend.ts';
 import { ClayModel } from './clay.ts';
 import { BAND_GROUPS, MODEL_SIZES, clayConfig, validateConfig, type ClayConfig, type ModelSize } from './config.ts';
-import { resolveCheckpoint } from './checkpoint.ts';
+import { META_FILE as CHECKPOINT_META, WEIGHTS_FILE as CHECKPOINT_WEIGHTS, resolveCheckpoint } from './checkpoint.ts';
 import { disposeParams, paramSpecs, type ClayParams } from './params.ts';
 import { decodeSafetensors, type NamedTensor, type SafetensorsFile } from './safetensors.ts';
 import { paramsFromStateDict } from './weights.ts';
 
-/** File name of the weights inside a checkpoint folder. */
-export const CHECKPOINT_WEIGHTS = 'weights.safetensors';
-/** File name of the description inside a checkpoint folder. */
-export const CHECKPOINT_META = 'checkpoint.json';
+/** File names inside a checkpoint folder (checkpoint.ts writes them). */
+export { WEIGHTS_FILE as CHECKPOINT_WEIGHTS, META_FILE as CHECKPOINT_META } from './checkpoint.ts';
 
 /** The part of `checkpoint.json` inference needs (the trainer's other keys are ignored here). */
 export interface CheckpointModelInfo {

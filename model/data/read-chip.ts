@@ -22,7 +22,7 @@ import type { ChipPlace, ChipRef, ChipSample } from './types.ts';
 
 /** Options of `decodeChip`. */
 export interface DecodeChipOptions {
-  /** Required width and height in pixels; a chip of another size is CHIP_CORRUPT (default: any size). */
+  /** Required width and height in pixels; a chip of another size is CHIP_CORRUPT (default: not checked). */
   size?: number;
   /** Points per footprint edge (default 8). */
   edgePoints?: number;

@@ -7,18 +7,8 @@ import { ClayError } from '../../core/errors.ts';
 import { mulberry32 } from '../../core/random.ts';
 import { NUM_BANDS } from '../config.ts';
 import type { BatchStream, TrainData } from '../train-run.ts';
+import { epochOrder } from './order.ts';
 import type { ChipBatch, ChipPlace } from './types.ts';
-
-/** A seeded permutation of 0..n-1 (Fisher-Yates over mulberry32). */
-export function seededOrder(n: number, seed: number): number[] {
-  const order = [...Array(n).keys()];
-  const rand = mulberry32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
-  return order;
-}
 
 interface MemChip {
   place: ChipPlace;
@@ -47,7 +37,7 @@ function synthChip(i: number, size: number, seed: number): MemChip {
 }
 
 /** Batches of `chips` in the order `order`, from position `skip`. */
-async function* batches(chips: readonly MemChip[], order: readonly number[], skip: number, batch: number, size: number): AsyncGenerator<ChipBatch> {
+async function* batches(chips: readonly MemChip[], order: ArrayLike<number>, skip: number, batch: number, size: number): AsyncGenerator<ChipBatch> {
   for (let a = skip; a + batch <= order.length; a += batch) {
     const px = NUM_BANDS * size * size;
     const pixels = new Float32Array(batch * px);
@@ -84,7 +74,8 @@ export function syntheticTrainData(opts: SyntheticDataOptions): TrainData {
   return {
     trainCount: chips.length,
     valCount: val.length,
-    train: (epoch: number, skip: number): BatchStream => batches(chips, seededOrder(chips.length, (seed + epoch * 7919) >>> 0), skip, opts.batch, opts.size),
+    // The same epoch order as the chip stream's (MT19937 over [seed, epoch]).
+    train: (epoch: number, skip: number): BatchStream => batches(chips, epochOrder(chips.length, { shuffle: true, seed, epoch }), skip, opts.batch, opts.size),
     val: (): BatchStream => batches(val, [...val.keys()], 0, Math.min(opts.batch, Math.max(1, val.length)), opts.size),
   };
 }

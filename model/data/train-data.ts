@@ -38,11 +38,9 @@ export async function openChipTrainData(o: ChipTrainDataOptions): Promise<ChipTr
   o.logger.info('Train:Data', { source: o.source, chips: refs.length, train: train.length, val: val.length, valTiles: [...new Set(val.map((r) => r.mgrs))].sort() });
   // One pool of decode workers for every pass: workers stay warm across epochs and validation.
   const pool = new DecodePool(o.workers ?? defaultWorkers());
-  const open: ChipStream[] = [];
-  let corruptDone = 0;
-  const corruptUrls = new Set<string>();
+  const streams: ChipStream[] = [];
   const track = (s: ChipStream): BatchStream => {
-    open.push(s);
+    streams.push(s);
     return s;
   };
   const common = {
@@ -58,16 +56,10 @@ export async function openChipTrainData(o: ChipTrainDataOptions): Promise<ChipTr
       ...(o.shuffleBuffer !== undefined ? { shuffleBuffer: o.shuffleBuffer } : {}),
     })),
     val: () => track(chipStream({ ...common, refs: val, shuffle: false, seed: o.seed, epoch: 0, skip: 0, dropLast: false })),
-    corrupt: () => {
-      for (const s of open) for (const u of s.stats.corruptUrls) corruptUrls.add(u);
-      return Math.max(corruptDone, corruptUrls.size);
-    },
+    // Every pass meets the same corrupt chips again: count each once.
+    corrupt: () => new Set(streams.flatMap((s) => s.stats.corruptUrls)).size,
     close: async () => {
-      for (const s of open.splice(0)) {
-        for (const u of s.stats.corruptUrls) corruptUrls.add(u);
-        await s.close();
-      }
-      corruptDone = corruptUrls.size;
+      for (const s of streams) await s.close();
       await pool.close();
     },
   };
