@@ -4,7 +4,8 @@
  * Loading is strict, as torch's `load_state_dict(strict=True)`: missing, unexpected or mis-shaped tensors
  * are a WEIGHTS_INVALID error.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/atomic-file.ts';
 import { ClayError } from '../core/errors.ts';
 import type { ClayConfig } from './config.ts';
 import { paramsFromTorch, paramSpecs, toTorchLayout, type ClayParams } from './params.ts';
@@ -48,14 +49,8 @@ export function paramsFromStateDict(cfg: ClayConfig, tensors: readonly NamedTens
 
 /** Writes the parameters as a safetensors file (atomically: temporary name, then rename). */
 export async function saveWeights(params: ClayParams, path: string, metadata: Record<string, string> = {}): Promise<void> {
-  const bytes = encodeSafetensors(stateDict(params), { format: 'pt', ...metadata });
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (cause) {
-    throw new ClayError('IO', `could not write ${path}`, { input: path, cause });
-  }
+  // writeFileAtomic: a hidden temporary sibling, then a rename; failures are IO naming the path.
+  await writeFileAtomic(path, encodeSafetensors(stateDict(params), { format: 'pt', ...metadata }));
 }
 
 /** Reads a safetensors file into parameters for `cfg`. */
