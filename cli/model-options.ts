@@ -3,7 +3,7 @@
  * that give the config of a bare safetensors file, and the backend choice logged as a `Model:Backend` event.
  */
 import type { Command } from 'commander';
-import { initBackend, type BackendInfo } from '../model/backend.ts';
+import type { BackendInfo } from '../model/backend.ts';
 import type { InferenceOverrides } from '../model/checkpoint-load.ts';
 import { MODEL_SIZES, type ModelSize } from '../model/config.ts';
 import type { Context } from './context.ts';
@@ -39,6 +39,7 @@ export function modelOverrides(flags: ModelFlags, maskRatio?: number): Inference
 }
 
 /** Initialises the tfjs backend (CLAY_BACKEND or the first that loads), logging the choice through the context. */
-export function initModelBackend(ctx: Context): Promise<BackendInfo> {
+export async function initModelBackend(ctx: Context): Promise<BackendInfo> {
+  const { initBackend } = await import('../model/backend.ts');
   return initBackend({ log: (e) => ctx.logger.info('Model:Backend', { backend: String(e['backend']), tf: String(e['tf']), reason: String(e['reason']) }) });
 }

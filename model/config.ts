@@ -26,6 +26,10 @@ export const BAND_GROUPS: readonly BandGroup[] = [
 /** Number of bands in the input cube (10 Sentinel-2, 2 Sentinel-1, 1 DEM). */
 export const NUM_BANDS = 13;
 
+/** The embedding rule of `model/embed.ts`, in words (file metadata and CLI help). */
+export const EMBEDDING_RULE =
+  "mean of the encoder's patch tokens without masking; lat/lon and time tokens excluded (Clay v0 predict_step)";
+
 /** Full configuration of a Clay v0 masked autoencoder. Dropout is 0 in every v0 size and is not modelled. */
 export interface ClayConfig {
   /** Image side in pixels (square images). */

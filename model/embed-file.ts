@@ -17,9 +17,7 @@ import type { ModelSize } from './config.ts';
 import type { ChipBatch, ChipPlace } from './data/types.ts';
 import { embed, type EmbedOptions } from './embed.ts';
 
-/** The embedding rule, in words (file metadata and CLI help). */
-export const EMBEDDING_RULE =
-  "mean of the encoder's patch tokens without masking; lat/lon and time tokens excluded (Clay v0 predict_step)";
+export { EMBEDDING_RULE } from './config.ts';
 
 /** Key of the file metadata describing how the embeddings were made (JSON, see EmbeddingInfo). */
 export const EMBEDDING_METADATA_KEY = 'clay:embedding';

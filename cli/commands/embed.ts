@@ -8,10 +8,8 @@
  */
 import type { Command } from 'commander';
 import { createProgress } from '../../core/progress.ts';
-import { loadModelForInference } from '../../model/checkpoint-load.ts';
-import { listChips } from '../../model/data/list-chips.ts';
-import { chipStream } from '../../model/data/stream.ts';
-import { EMBEDDING_RULE, embedChips, embeddingsTarget, encodeEmbeddings, type Embeddings } from '../../model/embed-file.ts';
+import { EMBEDDING_RULE } from '../../model/config.ts';
+import type { Embeddings } from '../../model/embed-file.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { addModelOptions, initModelBackend, modelOverrides, type ModelFlags } from '../model-options.ts';
 import { parseInteger } from '../parse.ts';
@@ -56,6 +54,10 @@ export function formatEmbedSummary(s: EmbedSummary): string {
 /** Runs `clay embed` with an existing context; resolves with the summary. */
 export async function runEmbed(ctx: Context, options: EmbedCommandOptions): Promise<EmbedSummary> {
   const started = Date.now();
+  // The model modules load tfjs (~50 MB): imported here, so the other commands never pay for them.
+  const [{ loadModelForInference }, { listChips }, { chipStream }, { embedChips, embeddingsTarget, encodeEmbeddings }] = await Promise.all([
+    import('../../model/checkpoint-load.ts'), import('../../model/data/list-chips.ts'), import('../../model/data/stream.ts'), import('../../model/embed-file.ts'),
+  ]);
   const target = await embeddingsTarget(options.out);
   const rss = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
   const finish = (s: EmbedSummary): EmbedSummary => {

@@ -8,10 +8,9 @@ import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
 import { openStoreFile } from '../../core/store/open-store.ts';
 import { parseChipFileName } from '../../pipeline/chip/chip-file.ts';
-import { loadModelForInference } from '../../model/checkpoint-load.ts';
 import { decodeChip } from '../../model/data/read-chip.ts';
 import type { ChipSample } from '../../model/data/types.ts';
-import { reconstructionPicture, type VisiblePatches } from '../../model/reconstruct.ts';
+import type { VisiblePatches } from '../../model/reconstruct.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { addModelOptions, initModelBackend, modelOverrides, type ModelFlags } from '../model-options.ts';
 import { parseChoice, parseInteger, parseNumber } from '../parse.ts';
@@ -66,6 +65,8 @@ export async function runReconstruct(ctx: Context, options: ReconstructCommandOp
     ctx.logger.info('Reconstruct:Skip', { out, reason: 'exists (use --force to redo)' });
     summary = { event: 'Reconstruct:Done', status: 'skipped', chip: options.chip, out, ms: Date.now() - started };
   } else {
+    // The model modules load tfjs (~50 MB): imported here, so the other commands never pay for them.
+    const [{ loadModelForInference }, { reconstructionPicture }] = await Promise.all([import('../../model/checkpoint-load.ts'), import('../../model/reconstruct.ts')]);
     await initModelBackend(ctx);
     const loaded = await loadModelForInference(options.checkpoint, modelOverrides(options, options.maskRatio));
     try {

@@ -8,10 +8,8 @@
 import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
-import { initBackend, type BackendChoice } from '../../model/backend.ts';
-import { openChipTrainData } from '../../model/data/train-data.ts';
-import { modelSpec } from '../../model/model-spec.ts';
-import { trainRun, type TrainResult } from '../../model/train-run.ts';
+import type { BackendChoice } from '../../model/backend.ts';
+import type { TrainResult } from '../../model/train-run.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { parseInteger, parseNumber } from '../parse.ts';
 
@@ -65,6 +63,10 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   if (o.backend !== undefined && !(BACKENDS as readonly string[]).includes(o.backend)) {
     throw new ClayError('BAD_ARGUMENT', `--backend must be one of ${BACKENDS.join(', ')}, got '${o.backend}'`, { input: '--backend' });
   }
+  // The model modules load tfjs (~50 MB): imported here, so the other commands never pay for them.
+  const [{ modelSpec }, { initBackend }, { openChipTrainData }, { trainRun }] = await Promise.all([
+    import('../../model/model-spec.ts'), import('../../model/backend.ts'), import('../../model/data/train-data.ts'), import('../../model/train-run.ts'),
+  ]);
   const spec = modelSpec(o.model, { ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.patchSize !== undefined ? { patchSize: o.patchSize } : {}) });
   await initBackend({ ...(o.backend !== undefined ? { prefer: o.backend as BackendChoice } : {}), log: (e) => ctx.logger.info('Model:Backend', { backend: String(e['backend']), tf: String(e['tf']), reason: String(e['reason']) }) });
   const data = await openChipTrainData({

@@ -20,7 +20,7 @@ import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } fr
 import { writeChipIndex } from '../index/chip-index.ts';
 import { assessChip, type RejectReason } from './quality.ts';
 import { indexRows, UNIT_INDEX_NAME } from './unit-index.ts';
-import { harmonizeStack, openChipSources, plane, stackChip, type ChipStack, type SourceAccess, type StackBuffers } from './stack.ts';
+import { harmonizeStack, newChipBuffers, openChipSources, plane, stackChip, type ChipBuffers, type ChipStack, type SourceAccess } from './stack.ts';
 
 /** Options of a unit. */
 export interface UnitOptions {
@@ -34,6 +34,8 @@ export interface UnitOptions {
   version?: string;
   /** Chips in flight at once (default 2). */
   inflight?: number;
+  /** Buffers reused from chip to chip; pass the same set to every unit of a run (default: one per unit). */
+  buffers?: ChipBuffers;
   /** Writes extra files for a kept chip (previews); returns their records. */
   extras?: (chip: { key: string; planes: Float32Array; grid: Grid }) => Promise<FileRecord | undefined>;
   onChip?: (record: ChipRecord) => void;
@@ -89,13 +91,14 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
     const sources = await openChipSources(date, { ...options.access, signal });
     const grid: Grid = { epsg: date.grid.epsg, transform: date.grid.transform, width: date.grid.width, height: date.grid.height };
     const limit = pLimit(Math.max(1, options.inflight ?? 2));
-    // Stack buffers are recycled: at most `inflight` chips' worth is ever allocated.
-    const free: StackBuffers[] = [];
+    // Stack buffers and coordinate fields are recycled: at most `inflight` chips' worth is ever allocated.
+    const buffers = options.buffers ?? newChipBuffers();
+    const free = buffers.stacks;
     const one = async ({ chip, window }: { chip: number; window: Window }): Promise<ChipRecord> => {
       signal.throwIfAborted();
       const t0 = performance.now();
       const chipGrid = subGrid(grid, window);
-      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, signal }, free.pop());
+      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, signal }, free.pop(), buffers.fields);
       try {
         return await finish(chip, window, chipGrid, stack, t0);
       } finally {

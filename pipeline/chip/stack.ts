@@ -12,7 +12,7 @@ import type { PlannedDate } from '../plan/plan-types.ts';
 import { Cog, type CachedTile, type TileDecoder } from '../read/cog.ts';
 import type { ReadStats } from '../read/range-reader.ts';
 import type { TileCache } from '../read/tile-cache.ts';
-import { FieldCache, warpInto, type RasterSource, type Resampling } from '../warp/warp.ts';
+import { FieldCache, Float64Pool, warpInto, type RasterSource, type Resampling } from '../warp/warp.ts';
 import { BOA_OFFSET, CHIP_BANDS, SCL_BAND, type BandSpec } from './bands.ts';
 
 /** PC's Sentinel-1 RTC nodata (`raster:bands[0].nodata`), used when a file does not declare one. */
@@ -113,18 +113,38 @@ async function warpBand(out: Float32Array, grid: Grid, b: BandSources, fields: F
 export type StackBuffers = Pick<ChipStack, 'planes' | 'scl'>;
 
 /**
+ * What chips reuse from one to the next, across units and rows: stack buffers (a chip's 14 planes) and the
+ * warp's coordinate fields (2 x 8 bytes per pixel per source grid). Without it every chip leaves tens of
+ * MB of garbage, and the process's peak memory follows how late the collector runs, not the chips in flight.
+ */
+export interface ChipBuffers {
+  stacks: StackBuffers[];
+  fields: Float64Pool;
+}
+
+/** An empty set of reusable buffers (it grows to what the chips in flight need at once). */
+export function newChipBuffers(): ChipBuffers {
+  return { stacks: [], fields: new Float64Pool() };
+}
+
+/**
  * Reads and warps the 13 bands and SCL of the chip on `grid` (a window of the planned grid), into
  * `reuse` when given (its sizes must match; every value is overwritten).
  */
-export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}, reuse?: StackBuffers): Promise<ChipStack> {
+export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}, reuse?: StackBuffers, fieldPool?: Float64Pool): Promise<ChipStack> {
   const n = grid.width * grid.height;
   const fits = reuse !== undefined && reuse.scl.length === n && reuse.planes.length === n * sources.bands.length;
   const stack: ChipStack = fits ? { grid, planes: reuse.planes, scl: reuse.scl } : { grid, planes: new Float32Array(n * sources.bands.length), scl: new Float32Array(n) };
-  const fields = new FieldCache(grid);
-  await Promise.all([
-    warpBand(stack.scl, grid, sources.scl, fields, options),
-    ...sources.bands.map((b, i) => warpBand(plane(stack, i), grid, b, fields, options)),
-  ]);
+  const fields = new FieldCache(grid, fieldPool);
+  try {
+    await Promise.all([
+      warpBand(stack.scl, grid, sources.scl, fields, options),
+      ...sources.bands.map((b, i) => warpBand(plane(stack, i), grid, b, fields, options)),
+    ]);
+  } finally {
+    // Only after every band has settled: a failed band must not hand out arrays another band still reads.
+    fields.release();
+  }
   return stack;
 }
 

@@ -13,6 +13,7 @@ import type { StacClient } from '../../core/stac/stac-client.ts';
 import { CHIP_VERSION, CLAY_V0_ENCODING, DEFAULT_ENCODING, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
 import { ClayError, errorMessage } from '../../core/errors.ts';
 import { chipUnit, sha256, type UnitOptions } from '../chip/chip-unit.ts';
+import { newChipBuffers, type ChipBuffers } from '../chip/stack.ts';
 import { mergeChipIndexes } from '../index/chip-index.ts';
 import { MANIFEST_NAME, parseManifest, type ChipRecord, type FileRecord, type UnitManifest } from '../chip/manifest.ts';
 import type { RejectReason } from '../chip/quality.ts';
@@ -97,13 +98,15 @@ export interface IndexResult {
 /** A run's shared state: the tile cache and read counters carry across the rows of one process. */
 export interface RunState {
   cache: TileCache<CachedTile>;
+  /** Stack buffers and coordinate fields, reused by every chip of the run. */
+  buffers: ChipBuffers;
   stats: ReadStats;
   limit: ReturnType<typeof pLimit>;
 }
 
 /** Fresh shared state for `options`. */
 export function newRunState(options: Pick<RunOptions, 'cacheBytes' | 'requests'> = {}): RunState {
-  return { cache: new TileCache<CachedTile>(options.cacheBytes ?? 64 * 1024 * 1024), stats: newReadStats(), limit: pLimit(options.requests ?? 8) };
+  return { cache: new TileCache<CachedTile>(options.cacheBytes ?? 64 * 1024 * 1024), buffers: newChipBuffers(), stats: newReadStats(), limit: pLimit(options.requests ?? 8) };
 }
 
 function outcomeOf(m: UnitManifest, status: UnitOutcome['status'], key: string): UnitOutcome {
@@ -184,6 +187,7 @@ async function runRow(row: SampleRow, options: RunOptions, state: RunState): Pro
       resampling: options.resampling ?? 'nearest',
       harmonize: options.harmonize ?? false,
       version,
+      buffers: state.buffers,
       ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
       ...(options.extras ? { extras: options.extras } : {}),
       ...(options.onChip ? { onChip: (r: ChipRecord) => options.onChip?.({ mgrs: planned.mgrs, date: date.date }, r) } : {}),

@@ -30,14 +30,16 @@ export interface CoordFieldOptions {
   maxError: number;
   /** Lattice step in pixels (default 32). */
   step?: number;
+  /** Where the x and y arrays come from (default: new arrays). Every value is overwritten. */
+  alloc?: (n: number) => Float64Array;
 }
 
 /** The source-CRS coordinates of the pixel centres of `target` in EPSG `toEpsg`. */
 export function coordField(target: Grid, toEpsg: number, options: CoordFieldOptions): CoordField {
   const { width, height } = target;
   const n = width * height;
-  const x = new Float64Array(n);
-  const y = new Float64Array(n);
+  const x = options.alloc?.(n) ?? new Float64Array(n);
+  const y = options.alloc?.(n) ?? new Float64Array(n);
   const t = target.transform;
   const field: CoordField = { width, height, epsg: toEpsg, x, y, exactPoints: 0 };
   const transform = pointTransform(target.epsg, toEpsg);

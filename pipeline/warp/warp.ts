@@ -46,10 +46,50 @@ export interface WarpResult {
   sourceWindow: Window | undefined;
 }
 
-/** Coordinate fields for one target grid, keyed by source EPSG and error bound. */
+/**
+ * Float64Arrays of one length, handed out and taken back: the coordinate fields of a chip are 2 x 8 bytes
+ * per pixel per source CRS and grid (tens of MB per 512 x 512 chip), so a job that warps chip after chip
+ * reuses them instead of leaving that much garbage per chip for the collector.
+ */
+export class Float64Pool {
+  private readonly free = new Map<number, Float64Array[]>();
+  /** An array of length `n` (its values are whatever the last user left). */
+  take(n: number): Float64Array {
+    return this.free.get(n)?.pop() ?? new Float64Array(n);
+  }
+  /** Gives arrays back for reuse; the caller must not touch them afterwards. */
+  give(...arrays: Float64Array[]): void {
+    for (const a of arrays) {
+      let list = this.free.get(a.length);
+      if (list === undefined) this.free.set(a.length, (list = []));
+      list.push(a);
+    }
+  }
+  /** Arrays held for reuse. */
+  get size(): number {
+    let k = 0;
+    for (const l of this.free.values()) k += l.length;
+    return k;
+  }
+}
+
+/**
+ * Coordinate fields for one target grid, keyed by source EPSG and error bound. With a `pool`, the arrays
+ * come from it and `release()` gives them back (the cache is empty afterwards).
+ */
 export class FieldCache {
   private readonly fields = new Map<string, CoordField>();
-  constructor(readonly target: Grid) {}
+  constructor(readonly target: Grid, private readonly pool?: Float64Pool) {}
+
+  /** Gives every array to the pool (when there is one) and empties the cache. */
+  release(): void {
+    if (this.pool) {
+      for (const f of this.fields.values()) this.pool.give(f.x, f.y);
+      for (const p of this.pixels.values()) this.pool.give(p.sx, p.sy);
+    }
+    this.fields.clear();
+    this.pixels.clear();
+  }
 
   private readonly pixels = new Map<string, SourcePixels>();
 
@@ -66,8 +106,8 @@ export class FieldCache {
     const pixelSize = Math.min(Math.hypot(st[1], st[4]), Math.hypot(st[2], st[5]));
     const { x, y } = this.get(grid.epsg, maxErrorPx * pixelSize);
     const n = this.target.width * this.target.height;
-    const sx = new Float64Array(n);
-    const sy = new Float64Array(n);
+    const sx = this.pool?.take(n) ?? new Float64Array(n);
+    const sy = this.pool?.take(n) ?? new Float64Array(n);
     let minC = Infinity, minR = Infinity, maxC = -Infinity, maxR = -Infinity;
     for (let i = 0; i < n; i++) {
       const wx = x[i]!;
@@ -95,7 +135,7 @@ export class FieldCache {
     const key = epsg === this.target.epsg ? `${epsg}` : `${epsg}:${maxError}`;
     let f = this.fields.get(key);
     if (!f) {
-      f = coordField(this.target, epsg, { maxError });
+      f = coordField(this.target, epsg, { maxError, ...(this.pool ? { alloc: (n: number) => this.pool!.take(n) } : {}) });
       this.fields.set(key, f);
     }
     return f;

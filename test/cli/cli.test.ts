@@ -65,3 +65,17 @@ test('an unreachable STAC endpoint fails with STAC_HTTP naming the URL after the
   assert.match(r.stderr, /error STAC_HTTP: POST http:\/\/127\.0\.0\.1:9\/api\/stac\/v1\/search failed after 3 attempts/);
   assert.equal(r.stderr.split('\n').filter((l) => l.includes('"event":"Http:Retry"')).length, 2);
 });
+
+test('the pipeline commands never load TensorFlow.js (~50 MB): only train, embed and reconstruct do', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  // tfjs-core registers its engine on the global object when it loads.
+  const probe = (argv: string[]): Promise<string> =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+      `const { main } = await import(${JSON.stringify(new URL('../../cli/main.ts', import.meta.url).href)}); await main(${JSON.stringify(argv)}); process.stdout.write('\\nTFJS=' + typeof globalThis._tfengine);`,
+    ], { cwd: new URL('../..', import.meta.url) }).then((r) => /TFJS=(\w+)/.exec(r.stdout)?.[1] ?? r.stdout);
+  assert.equal(await probe(['--help']), 'undefined');
+  assert.equal(await probe(['run', '--sample', '/nonexistent.fgb', '--index', '0', '--out', '/tmp/never']), 'undefined');
+  // The probe itself can see tfjs: a model command that loads it is seen.
+  assert.equal(await probe(['reconstruct', '--checkpoint', '/nonexistent', '--chip', '/nonexistent/claytile_31TGL_20210615_v02_0001.tif', '--out', '/tmp/never-clay.png', '--force']), 'object');
+});
