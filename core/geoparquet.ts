@@ -1,21 +1,18 @@
 /**
- * GeoParquet 1.1 files of polygons with plain columns: the chip index, and later model embeddings. The
- * only file that imports `parquet-wasm` (Parquet encode/decode, Rust's arrow-rs compiled to WebAssembly)
- * and `apache-arrow` (the Arrow IPC stream we hand it).
+ * GeoParquet 1.1 files of polygons with plain columns: the chip index and model embeddings, through our
+ * own Parquet writer and reader (`core/parquet/`), which map these column types onto Parquet's.
  *
  * Geometry is one WKB Polygon per row (`core/wkb.ts`), described by the `geo` key of the Parquet file's
  * key-value metadata. No `crs` is written: GeoParquet then means OGC:CRS84, i.e. lon/lat degrees on WGS 84
  * with longitude first, which is what callers must pass.
  *
- * Both libraries load lazily, on the first read or write, never when the package entry is imported:
- * parquet-wasm's Node build is a CommonJS file that reads and compiles its 5 MB .wasm synchronously as it
- * loads (there is no `init()` to await in Node, unlike its ESM build), and apache-arrow takes ~60 ms to load.
- * Because loading is synchronous, reads and writes are synchronous too.
+ * Column types on disk: utf8 is an optional BYTE_ARRAY (STRING), int32 INT32, float64 an optional DOUBLE,
+ * bool BOOLEAN, date INT32 (DATE), list<utf8> and fixed<float32> standard three-level LISTs of STRING
+ * and FLOAT elements, the geometry a BYTE_ARRAY of WKB. (parquet-wasm did this until it showed up as ~80 MB
+ * of a chip run's peak memory: its WebAssembly module's compiled code and compiler arenas.)
  */
-import { createRequire } from 'node:module';
-import type * as ArrowLib from 'apache-arrow';
-import type * as ParquetLib from 'parquet-wasm';
 import { ClayError, errorMessage, isClayError } from './errors.ts';
+import { ParquetError, readParquet, schemaLeaves, writeParquet, type Leaf, type LeafData, type ParquetFile, type SchemaNode } from './parquet/parquet.ts';
 import { decodePolygonWkb, encodePolygonWkb, type Ring, type RingInput } from './wkb.ts';
 
 /** A column of a GeoTable: a name, a type and its values, one per row (`fixed<float32>`: `size` per row). */
@@ -65,12 +62,12 @@ export interface GeoParquetFile {
   metadata: Record<string, string>;
 }
 
-/** Parquet page compression. zstd is smaller; snappy is readable by the most readers (hyparquet without plugins). */
-export type ParquetCompression = 'zstd' | 'snappy' | 'uncompressed';
+/** Parquet page compression: snappy is what every reader reads (hyparquet without plugins); gzip is smaller. */
+export type ParquetCompression = 'snappy' | 'gzip' | 'uncompressed';
 
 /** Options of writeGeoParquet. */
 export interface WriteGeoParquetOptions {
-  /** Default 'zstd'. */
+  /** Default 'snappy'. */
   compression?: ParquetCompression;
   /** Extra key-value file metadata; `geo` and `ARROW:schema` are reserved. */
   metadata?: Record<string, string>;
@@ -86,24 +83,6 @@ export interface ReadGeoParquetOptions {
 export const GEOPARQUET_VERSION = '1.1.0';
 
 const RESERVED_KEYS = new Set(['geo', 'ARROW:schema']);
-
-interface Libs {
-  arrow: typeof ArrowLib;
-  parquet: typeof ParquetLib;
-}
-
-let libs: Libs | undefined;
-
-/** Loads both libraries once (see the file comment for why not at import time). */
-function load(): Libs {
-  if (libs === undefined) {
-    const require = createRequire(import.meta.url);
-    const arrow: typeof ArrowLib = require('apache-arrow');
-    const parquet: typeof ParquetLib = require('parquet-wasm');
-    libs = { arrow, parquet };
-  }
-  return libs;
-}
 
 // ---------------------------------------------------------------------------------------------- write
 
@@ -165,38 +144,9 @@ function geoMetadata(name: string, polygons: readonly (readonly RingInput[])[]):
   return { version: GEOPARQUET_VERSION, primary_column: name, columns: { [name]: column } };
 }
 
-/** A single-chunk Arrow Data of a column. */
-function columnData(arrow: typeof ArrowLib, column: Column): ArrowLib.Data {
-  const one = <T extends ArrowLib.DataType>(v: ArrowLib.Vector<T>): ArrowLib.Data<T> => {
-    if (v.data.length !== 1) throw new ClayError('INTERNAL', `apache-arrow built ${v.data.length} chunks for column '${column.name}'`);
-    return v.data[0]!;
-  };
-  switch (column.type) {
-    case 'utf8':
-      return one(arrow.vectorFromArray(column.values, new arrow.Utf8()));
-    case 'int32':
-      return arrow.makeData({ type: new arrow.Int32(), length: column.values.length, nullCount: 0, data: Int32Array.from(column.values) });
-    case 'float64':
-      return one(arrow.vectorFromArray(column.values, new arrow.Float64()));
-    case 'bool':
-      return one(arrow.vectorFromArray(column.values, new arrow.Bool()));
-    case 'date': {
-      const data = Int32Array.from(column.values, (v) => dayNumber(v) ?? 0);
-      return arrow.makeData({ type: new arrow.DateDay(), length: data.length, nullCount: 0, data });
-    }
-    case 'list<utf8>':
-      return one(arrow.vectorFromArray(column.values, new arrow.List(new arrow.Field('item', new arrow.Utf8(), false))));
-    case 'fixed<float32>': {
-      const length = column.values.length / column.size;
-      const child = arrow.makeData({ type: new arrow.Float32(), length: column.values.length, nullCount: 0, data: column.values });
-      return arrow.makeData({ type: new arrow.FixedSizeList(column.size, new arrow.Field('item', new arrow.Float32(), false)), length, nullCount: 0, child });
-    }
-  }
-}
-
-/** The WKB column: one Binary Data built from offsets, without a builder. */
-function wkbData(arrow: typeof ArrowLib, polygons: readonly (readonly RingInput[])[]): ArrowLib.Data<ArrowLib.Binary> {
-  const parts = polygons.map((rings, row) => {
+/** The WKB of every row; BAD_ARGUMENT naming the row for a ring that cannot be encoded. */
+function wkbRows(polygons: readonly (readonly RingInput[])[]): Uint8Array[] {
+  return polygons.map((rings, row) => {
     try {
       return encodePolygonWkb(rings);
     } catch (err) {
@@ -204,47 +154,91 @@ function wkbData(arrow: typeof ArrowLib, polygons: readonly (readonly RingInput[
       throw err;
     }
   });
-  const valueOffsets = new Int32Array(parts.length + 1);
-  parts.forEach((p, i) => (valueOffsets[i + 1] = valueOffsets[i]! + p.byteLength));
-  const data = new Uint8Array(valueOffsets[parts.length]!);
-  parts.forEach((p, i) => data.set(p, valueOffsets[i]!));
-  return arrow.makeData({ type: new arrow.Binary(), length: parts.length, nullCount: 0, valueOffsets, data });
 }
 
-/** Utf8 and float64 may hold nulls; the other types may not. */
-function nullable(type: ColumnType): boolean {
-  return type === 'utf8' || type === 'float64';
+/** A list column's schema: the standard three levels (`name` LIST > repeated `list` > required `element`). */
+function listNode(name: string, element: SchemaNode): SchemaNode {
+  return { name, repetition: 'required', logical: 'LIST', children: [{ name: 'list', repetition: 'repeated', children: [{ ...element, name: 'element', repetition: 'required' }] }] };
+}
+
+/** Levels of lists of the given lengths (required list, required elements): an empty list is one slot at def 0. */
+function listLevels(lengths: readonly number[]): { def: Uint8Array; rep: Uint8Array } {
+  const slots = lengths.reduce((n, l) => n + Math.max(1, l), 0);
+  const def = new Uint8Array(slots);
+  const rep = new Uint8Array(slots);
+  let at = 0;
+  for (const l of lengths) {
+    if (l === 0) {
+      at++;
+      continue;
+    }
+    def.fill(1, at, at + l);
+    rep.fill(1, at + 1, at + l);
+    at += l;
+  }
+  return { def, rep };
+}
+
+/** Definition levels of a nullable column: 1 where there is a value. */
+function presence(values: readonly unknown[]): Uint8Array {
+  return Uint8Array.from(values, (v) => (v === null ? 0 : 1));
+}
+
+const utf8 = new TextEncoder();
+
+/** The schema node and leaf data of a column. */
+function columnLeaf(column: Column): { node: SchemaNode; leaf: LeafData } {
+  const rows = column.type === 'fixed<float32>' ? column.values.length / column.size : column.values.length;
+  switch (column.type) {
+    case 'utf8':
+      return {
+        node: { name: column.name, repetition: 'optional', physical: 'BYTE_ARRAY', logical: 'STRING' },
+        leaf: { slots: rows, def: presence(column.values), data: { physical: 'BYTE_ARRAY', values: column.values.filter((v): v is string => v !== null).map((v) => utf8.encode(v)) } },
+      };
+    case 'int32':
+      return { node: { name: column.name, repetition: 'required', physical: 'INT32' }, leaf: { slots: rows, data: { physical: 'INT32', values: Int32Array.from(column.values) } } };
+    case 'float64':
+      return {
+        node: { name: column.name, repetition: 'optional', physical: 'DOUBLE' },
+        leaf: { slots: rows, def: presence(column.values), data: { physical: 'DOUBLE', values: Float64Array.from(column.values.filter((v): v is number => v !== null)) } },
+      };
+    case 'bool':
+      return { node: { name: column.name, repetition: 'required', physical: 'BOOLEAN' }, leaf: { slots: rows, data: { physical: 'BOOLEAN', values: [...column.values] } } };
+    case 'date':
+      return { node: { name: column.name, repetition: 'required', physical: 'INT32', logical: 'DATE' }, leaf: { slots: rows, data: { physical: 'INT32', values: Int32Array.from(column.values, (v) => dayNumber(v) ?? 0) } } };
+    case 'list<utf8>': {
+      const levels = listLevels(column.values.map((l) => l.length));
+      return {
+        node: listNode(column.name, { name: 'element', repetition: 'required', physical: 'BYTE_ARRAY', logical: 'STRING' }),
+        leaf: { slots: levels.def.length, ...levels, data: { physical: 'BYTE_ARRAY', values: column.values.flatMap((l) => l.map((v) => utf8.encode(v))) } },
+      };
+    }
+    case 'fixed<float32>': {
+      const levels = listLevels(new Array<number>(rows).fill(column.size));
+      return { node: listNode(column.name, { name: 'element', repetition: 'required', physical: 'FLOAT' }), leaf: { slots: levels.def.length, ...levels, data: { physical: 'FLOAT', values: column.values } } };
+    }
+  }
 }
 
 /**
  * Writes a GeoParquet 1.1 file (one row group, WKB Polygon geometry, `geo` metadata with the bbox of all
- * rows). BAD_ARGUMENT when a column's row count differs from the geometry's, a name repeats, an int32
- * value is not a 32-bit integer, a ring is open or non-finite, or a metadata key is reserved.
+ * rows, then the extra metadata in key order). BAD_ARGUMENT when a column's row count differs from the
+ * geometry's, a name repeats, an int32 value is not a 32-bit integer, a ring is open or non-finite, or a
+ * metadata key is reserved. The same table always gives the same bytes.
  */
 export function writeGeoParquet(table: GeoTable, options: WriteGeoParquetOptions = {}): Uint8Array {
   const metadata = options.metadata ?? {};
   const rows = checkTable(table, metadata);
-  const { arrow, parquet } = load();
-  const children = table.columns.map((c) => columnData(arrow, c));
-  const fields = table.columns.map((c, i) => new arrow.Field(c.name, children[i]!.type, nullable(c.type)));
-  fields.push(new arrow.Field(table.geometry.name, new arrow.Binary(), false));
-  children.push(wkbData(arrow, table.geometry.polygons));
-  // User metadata rides in the Arrow schema (serialised in order inside ARROW:schema); only `geo` goes
-  // through parquet-wasm's key-value map, whose iteration order is random per process: with two keys
-  // there, identical tables would give files whose bytes differ from run to run.
-  const schema = new arrow.Schema(fields, new Map(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-  const batch = new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(fields), length: rows, nullCount: 0, children }));
-  const ipc = arrow.tableToIPC(new arrow.Table(schema, [batch]), 'stream');
+  const parts = table.columns.map(columnLeaf);
+  const geometry = wkbRows(table.geometry.polygons);
+  const fields: SchemaNode[] = [...parts.map((p) => p.node), { name: table.geometry.name, repetition: 'required', physical: 'BYTE_ARRAY' }];
+  const leaves: LeafData[] = [...parts.map((p) => p.leaf), { slots: rows, data: { physical: 'BYTE_ARRAY', values: geometry } }];
   const geo = geoMetadata(table.geometry.name, table.geometry.polygons);
-  const keyValue = new Map([['geo', JSON.stringify(geo)]]);
-  const codec = { zstd: parquet.Compression.ZSTD, snappy: parquet.Compression.SNAPPY, uncompressed: parquet.Compression.UNCOMPRESSED }[options.compression ?? 'zstd'];
+  const keyValue: [string, string][] = [['geo', JSON.stringify(geo)], ...Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))];
   try {
-    // Both calls take ownership of (and free) the wasm-side table and properties.
-    const wasmTable = parquet.Table.fromIPCStream(ipc);
-    const properties = new parquet.WriterPropertiesBuilder().setCompression(codec).setKeyValueMetadata(keyValue).build();
-    return parquet.writeParquet(wasmTable, properties);
+    return writeParquet({ fields, leaves, rows, keyValue, codec: options.compression ?? 'snappy', createdBy: 'clay-pipeline' });
   } catch (err) {
-    throw new ClayError('INTERNAL', `parquet-wasm could not write the table: ${errorMessage(err)}`, { cause: err });
+    throw new ClayError('INTERNAL', `the table could not be written as Parquet: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -283,53 +277,75 @@ function parseGeo(text: string, fail: ReadError): GeoMetadata {
   return { version: json.version, primary_column: json.primary_column, columns };
 }
 
-/** One Arrow column back into a Column; IO for types this module does not write, or nulls where none may be. */
-function readColumn(arrow: typeof ArrowLib, field: ArrowLib.Field, vector: ArrowLib.Vector, fail: ReadError): Column {
-  const { name, type } = field;
-  const noNulls = <T>(values: readonly (T | null)[]): T[] =>
+/** A leaf's non-null values as a plain array (for the scalar column types). */
+function scalarValues(leaf: Leaf): readonly (number | boolean | Uint8Array | bigint)[] {
+  return leaf.data.physical === 'BOOLEAN' || leaf.data.physical === 'BYTE_ARRAY' ? leaf.data.values : Array.from<number | bigint>(leaf.data.values);
+}
+
+/** Row values of a top-level leaf: its values with nulls where the definition level says so. */
+function withNulls<T>(leaf: Leaf, values: readonly T[]): (T | null)[] {
+  if (leaf.maxDef === 0) return [...values];
+  const out: (T | null)[] = [];
+  let k = 0;
+  for (const d of leaf.def!) out.push(d === leaf.maxDef ? values[k++]! : null);
+  return out;
+}
+
+const text = new TextDecoder('utf-8', { fatal: true });
+
+/** Rows of a three-level list column (no null lists, no null elements): the element values per row. */
+function listRows<T>(node: SchemaNode, leaf: Leaf, values: readonly T[], fail: ReadError): T[][] {
+  const outerDef = node.repetition === 'optional' ? 1 : 0;
+  const rows: T[][] = [];
+  let k = 0;
+  for (let i = 0; i < leaf.slots; i++) {
+    const d = leaf.def![i]!;
+    if (leaf.rep![i] === 0) {
+      if (d < outerDef) throw fail(`column '${node.name}' holds a null list at row ${rows.length}`);
+      rows.push([]);
+    }
+    if (d === leaf.maxDef) rows[rows.length - 1]!.push(values[k++]!);
+    else if (d > outerDef) throw fail(`column '${node.name}' holds a null element at row ${rows.length - 1}`);
+  }
+  return rows;
+}
+
+/** One top-level field back into a Column; IO for shapes this module does not write, or nulls where none may be. */
+function readColumn(node: SchemaNode, leaf: Leaf, fail: ReadError): Column {
+  const { name } = node;
+  const noNulls = <V>(values: readonly (V | null)[]): V[] =>
     values.map((v, row) => {
       if (v === null) throw fail(`column '${name}' holds a null at row ${row}`);
       return v;
     });
-  const DT = arrow.DataType;
-  if (DT.isUtf8(type)) return { name, type: 'utf8', values: [...(vector as ArrowLib.Vector<ArrowLib.Utf8>)] };
-  if (DT.isInt(type) && type.bitWidth === 32 && type.isSigned) return { name, type: 'int32', values: noNulls([...(vector as ArrowLib.Vector<ArrowLib.Int32>)]) };
-  if (DT.isFloat(type) && type.precision === arrow.Precision.DOUBLE) return { name, type: 'float64', values: [...(vector as ArrowLib.Vector<ArrowLib.Float64>)] };
-  if (DT.isBool(type)) return { name, type: 'bool', values: noNulls([...(vector as ArrowLib.Vector<ArrowLib.Bool>)]) };
-  if (DT.isDate(type) && type.unit === arrow.DateUnit.DAY) {
-    if (vector.nullCount > 0) throw fail(`column '${name}' holds nulls`);
-    const values: string[] = [];
-    for (const chunk of vector.data) {
-      for (const day of (chunk as ArrowLib.Data<ArrowLib.DateDay>).values.subarray(0, chunk.length)) values.push(new Date(day * DAY_MS).toISOString().slice(0, 10));
+  const data = leaf.data;
+  if (node.children === undefined && leaf.maxRep === 0) {
+    if (data.physical === 'BYTE_ARRAY' && node.logical === 'STRING') return { name, type: 'utf8', values: withNulls(leaf, data.values.map((b) => text.decode(b))) };
+    if (data.physical === 'INT32' && node.logical === 'DATE') return { name, type: 'date', values: noNulls(withNulls(leaf, Array.from(data.values, (day) => new Date(day * DAY_MS).toISOString().slice(0, 10)))) };
+    if (data.physical === 'INT32' && node.logical === undefined) return { name, type: 'int32', values: noNulls(withNulls(leaf, Array.from(data.values))) };
+    if (data.physical === 'DOUBLE') return { name, type: 'float64', values: withNulls(leaf, Array.from(data.values)) };
+    if (data.physical === 'BOOLEAN') return { name, type: 'bool', values: noNulls(withNulls(leaf, data.values)) };
+  }
+  const element = node.children?.[0]?.children?.[0];
+  if (node.logical === 'LIST' && node.children?.length === 1 && node.children[0]!.repetition === 'repeated' && element?.children === undefined && leaf.maxRep === 1) {
+    if (data.physical === 'BYTE_ARRAY' && element?.logical === 'STRING') return { name, type: 'list<utf8>', values: listRows(node, leaf, data.values.map((b) => text.decode(b)), fail) };
+    if (data.physical === 'FLOAT') {
+      const lengths = listRows(node, leaf, new Array<number>(data.values.length).fill(0), fail).map((r) => r.length);
+      const size = lengths[0] ?? 0;
+      if (lengths.some((l) => l !== size)) throw fail(`column '${name}' holds lists of different lengths, not fixed-size vectors`);
+      // Required lists of required floats: the values are the rows, back to back.
+      return { name, type: 'fixed<float32>', size, values: data.values };
     }
-    return { name, type: 'date', values };
   }
-  if (DT.isList(type) && DT.isUtf8(type.children[0]?.type)) {
-    const lists = noNulls([...(vector as ArrowLib.Vector<ArrowLib.List<ArrowLib.Utf8>>)]);
-    return { name, type: 'list<utf8>', values: lists.map((l) => noNulls([...l])) };
-  }
-  if (DT.isFixedSizeList(type) && DT.isFloat(type.children[0]?.type) && type.children[0].type.precision === arrow.Precision.SINGLE) {
-    if (vector.nullCount > 0) throw fail(`column '${name}' holds nulls`);
-    const size = type.listSize;
-    const values = new Float32Array(vector.length * size);
-    let at = 0;
-    for (const chunk of vector.data) {
-      // A sliced child's `values` already starts at its first element (apache-arrow slices the buffer).
-      const child = chunk.children[0] as ArrowLib.Data<ArrowLib.Float32>;
-      values.set(child.values.subarray(0, chunk.length * size), at);
-      at += chunk.length * size;
-    }
-    return { name, type: 'fixed<float32>', size, values };
-  }
-  throw fail(`column '${name}' has Arrow type ${String(type)}, which this reader does not support`);
+  throw fail(`column '${name}' has a Parquet shape (${leaf.path.join('.')}: ${data.physical}${node.logical ? ` ${node.logical}` : ''}) this reader does not read`);
 }
 
 /** Decodes the WKB column; IO for nulls or geometries that are not 2D polygons. */
-function readPolygons(vector: ArrowLib.Vector, name: string, fail: ReadError): Ring[][] {
-  const DT = load().arrow.DataType;
-  if (!DT.isBinary(vector.type)) throw fail(`geometry column '${name}' is not binary`);
-  return [...(vector as ArrowLib.Vector<ArrowLib.Binary>)].map((wkb, row) => {
-    if (wkb === null) throw fail(`geometry column '${name}' is null at row ${row}`);
+function readPolygons(node: SchemaNode, leaf: Leaf, fail: ReadError): Ring[][] {
+  const data = leaf.data;
+  if (node.children !== undefined || data.physical !== 'BYTE_ARRAY' || leaf.maxRep > 0) throw fail(`geometry column '${node.name}' is not binary`);
+  return withNulls(leaf, data.values).map((wkb, row) => {
+    if (wkb === null) throw fail(`geometry column '${node.name}' is null at row ${row}`);
     try {
       return decodePolygonWkb(wkb);
     } catch (err) {
@@ -338,44 +354,38 @@ function readPolygons(vector: ArrowLib.Vector, name: string, fail: ReadError): R
   });
 }
 
-/** Parquet's magic number, at both ends of every file. */
-function hasParquetMagic(bytes: Uint8Array): boolean {
-  const magic = [0x50, 0x41, 0x52, 0x31]; // 'PAR1'
-  const n = bytes.byteLength;
-  return n >= 12 && magic.every((b, i) => bytes[i] === b && bytes[n - 4 + i] === b);
-}
-
 /**
  * Reads a GeoParquet file written by writeGeoParquet (or any file of the same column types and a WKB
  * Polygon primary geometry). IO, naming `options.name`, when the bytes are not Parquet, have no `geo`
- * metadata, or hold a column type or geometry this module does not write.
+ * metadata, or hold a column type, encoding or compression this module does not read.
  */
 export function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetOptions = {}): GeoParquetFile {
   const label = options.name ?? 'GeoParquet bytes';
   const fail: ReadError = (message, cause) => new ClayError('IO', `${label}: ${message}`, { input: options.name, cause });
-  if (!hasParquetMagic(bytes)) throw fail('not a Parquet file (no PAR1 magic at both ends)');
-  const { arrow, parquet } = load();
-  let table: ArrowLib.Table;
+  let file: ParquetFile;
   try {
-    table = arrow.tableFromIPC(parquet.readParquet(bytes).intoIPCStream());
+    file = readParquet(bytes);
   } catch (err) {
-    throw fail(`cannot decode the Parquet file: ${errorMessage(err)}`, err);
+    if (err instanceof ParquetError) throw fail(err.message, err);
+    throw err;
   }
-  // arrow-rs merges the Parquet key-value metadata (`geo`) with the embedded Arrow schema's metadata.
-  const keyValue = table.schema.metadata;
-  const geoText = keyValue.get('geo');
+  const geoText = file.keyValue.get('geo');
   if (geoText === undefined) throw fail('no geo key in its file metadata: not GeoParquet');
   const geo = parseGeo(geoText, fail);
   const columns: Column[] = [];
   let polygons: Ring[][] | undefined;
-  table.schema.fields.forEach((field, i) => {
-    const vector = table.getChildAt(i);
-    if (vector === null) throw fail(`column '${field.name}' is missing`);
-    if (field.name === geo.primary_column) polygons = readPolygons(vector, field.name, fail);
-    else columns.push(readColumn(arrow, field, vector, fail));
-  });
+  let at = 0;
+  for (const node of file.fields) {
+    // One leaf per field for every shape this module reads; a field with more is refused by readColumn.
+    const leaf = file.leaves[at];
+    const count = schemaLeaves([node]).length;
+    at += count;
+    if (leaf === undefined || count !== 1) throw fail(`column '${node.name}' is a group of ${count} columns, which this reader does not read`);
+    if (node.name === geo.primary_column) polygons = readPolygons(node, leaf, fail);
+    else columns.push(readColumn(node, leaf, fail));
+  }
   if (polygons === undefined) throw fail(`the geometry column '${geo.primary_column}' is missing`);
   const metadata: Record<string, string> = {};
-  for (const [key, value] of keyValue) if (!RESERVED_KEYS.has(key)) metadata[key] = value;
+  for (const [key, value] of file.keyValue) if (!RESERVED_KEYS.has(key)) metadata[key] = value;
   return { columns, geometry: { name: geo.primary_column, polygons }, geo, metadata };
 }

@@ -110,8 +110,8 @@ export function embeddingsTable(e: Embeddings): GeoTable {
 }
 
 /**
- * The GeoParquet bytes of embeddings. Snappy, not the toolkit's usual zstd: float embeddings barely
- * compress, and snappy is the codec every Parquet reader decodes without plugins.
+ * The GeoParquet bytes of embeddings. Snappy: float embeddings barely compress, and snappy is the codec
+ * every Parquet reader decodes without plugins.
  */
 export function encodeEmbeddings(e: Embeddings, info: EmbeddingInfo): Uint8Array {
   return writeGeoParquet(embeddingsTable(e), { compression: 'snappy', metadata: { [EMBEDDING_METADATA_KEY]: JSON.stringify(info) } });

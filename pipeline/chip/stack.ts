@@ -114,7 +114,7 @@ export type StackBuffers = Pick<ChipStack, 'planes' | 'scl'>;
 
 /**
  * What chips reuse from one to the next, across units and rows: stack buffers (a chip's 14 planes) and the
- * warp's coordinate fields (2 x 8 bytes per pixel per source grid). Without it every chip leaves tens of
+ * warp's coordinate fields (2 x 8 bytes per pixel per source CRS). Without it every chip leaves tens of
  * MB of garbage, and the process's peak memory follows how late the collector runs, not the chips in flight.
  */
 export interface ChipBuffers {

@@ -15,8 +15,7 @@
  * - `scl_0` .. `scl_11` float64 (share of pixels per SCL class)
  * - `nodata_b02`, `nodata_vh`, `nodata_vv`, `nodata_dem` float64 (share of nodata pixels per band)
  * - `geometry` WKB Polygon, the chip footprint in lon/lat (OGC:CRS84)
- * File metadata: the GeoParquet `geo` key (Parquet key-value metadata) and `clay:chip_index_version` (in the
- * Arrow schema, ARROW:schema: one key-value key keeps the footer deterministic).
+ * File metadata (Parquet key-value, in this order): the GeoParquet `geo` key and `clay:chip_index_version`.
  */
 import { ClayError } from '../../core/errors.ts';
 import { readGeoParquet, writeGeoParquet, type Column, type ColumnType, type GeoParquetFile } from '../../core/geoparquet.ts';

@@ -48,7 +48,7 @@ export interface WarpResult {
 
 /**
  * Float64Arrays of one length, handed out and taken back: the coordinate fields of a chip are 2 x 8 bytes
- * per pixel per source CRS and grid (tens of MB per 512 x 512 chip), so a job that warps chip after chip
+ * per pixel per source CRS (4 MB per CRS for a 512 x 512 chip), so a job that warps chip after chip
  * reuses them instead of leaving that much garbage per chip for the collector.
  */
 export class Float64Pool {
@@ -83,10 +83,7 @@ export class FieldCache {
 
   /** Gives every array to the pool (when there is one) and empties the cache. */
   release(): void {
-    if (this.pool) {
-      for (const f of this.fields.values()) this.pool.give(f.x, f.y);
-      for (const p of this.pixels.values()) this.pool.give(p.sx, p.sy);
-    }
+    if (this.pool) for (const f of this.fields.values()) this.pool.give(f.x, f.y);
     this.fields.clear();
     this.pixels.clear();
   }
@@ -94,8 +91,9 @@ export class FieldCache {
   private readonly pixels = new Map<string, SourcePixels>();
 
   /**
-   * Source pixel coordinates (corner based) of every target pixel centre for a source on `grid`, and the
-   * span of the valid ones; computed once per source grid (vh and vv of a scene share it).
+   * Where the target pixel centres fall in a source on `grid` (corner-based pixel coordinates, computed by
+   * the samplers from the CRS field and the grid's inverse transform: no per-grid arrays, so two DEM tiles
+   * of one CRS share one field), and the span of the valid ones; the span is computed once per grid.
    */
   sourcePixels(grid: Grid, maxErrorPx: number): SourcePixels {
     const st = grid.transform;
@@ -106,16 +104,12 @@ export class FieldCache {
     const pixelSize = Math.min(Math.hypot(st[1], st[4]), Math.hypot(st[2], st[5]));
     const { x, y } = this.get(grid.epsg, maxErrorPx * pixelSize);
     const n = this.target.width * this.target.height;
-    const sx = this.pool?.take(n) ?? new Float64Array(n);
-    const sy = this.pool?.take(n) ?? new Float64Array(n);
     let minC = Infinity, minR = Infinity, maxC = -Infinity, maxR = -Infinity;
     for (let i = 0; i < n; i++) {
       const wx = x[i]!;
       const wy = y[i]!;
       const px = inv[0] + wx * inv[1] + wy * inv[2];
       const py = inv[3] + wx * inv[4] + wy * inv[5];
-      sx[i] = px;
-      sy[i] = py;
       if (px >= 0 && py >= 0 && px < grid.width && py < grid.height) {
         const c = Math.floor(px + 1e-10);
         const r = Math.floor(py + 1e-10);
@@ -125,7 +119,7 @@ export class FieldCache {
         if (r > maxR) maxR = r;
       }
     }
-    p = { sx, sy, minC, maxC, minR, maxR };
+    p = { x, y, inv, minC, maxC, minR, maxR };
     this.pixels.set(key, p);
     return p;
   }
@@ -169,7 +163,8 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
     return { written: nearestSeparable(out, cols, rows, await read(win)), sourceWindow: win };
   }
   const fields = options.fields ?? new FieldCache(target);
-  const { sx, sy, minC, maxC, minR, maxR } = fields.sourcePixels(source.grid, options.maxErrorPx ?? 0.125);
+  const pixels = fields.sourcePixels(source.grid, options.maxErrorPx ?? 0.125);
+  const { minC, maxC, minR, maxR } = pixels;
   if (minC > maxC) return { written: 0, sourceWindow: undefined };
   const margin = resampling === 'bilinear' ? 1 : 0;
   const c0 = Math.max(0, minC - margin);
@@ -178,7 +173,7 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
   const r1 = Math.min(source.grid.height - 1, maxR + margin);
   const win: Window = { col: c0, row: r0, width: c1 - c0 + 1, height: r1 - r0 + 1 };
   const sample = await read(win);
-  const written = resampling === 'nearest' ? nearest(out, sx, sy, sample) : bilinear(out, sx, sy, sample);
+  const written = resampling === 'nearest' ? nearest(out, pixels, sample) : bilinear(out, pixels, sample);
   return { written, sourceWindow: win };
 }
 
@@ -239,10 +234,14 @@ export function mosaicOrder<T extends { datetime: Date }>(items: readonly T[]): 
   return [...items].sort((a, b) => a.datetime.getTime() - b.datetime.getTime());
 }
 
-/** Where each target pixel centre falls in a source grid, and the span of those inside it. */
+/**
+ * Where each target pixel centre falls in a source grid: `inv` applied to the field (x, y), as
+ * `inv[0] + x * inv[1] + y * inv[2]` and `inv[3] + x * inv[4] + y * inv[5]`; and the span of those inside it.
+ */
 interface SourcePixels {
-  sx: Float64Array;
-  sy: Float64Array;
+  x: Float64Array;
+  y: Float64Array;
+  inv: readonly [number, number, number, number, number, number];
   minC: number;
   maxC: number;
   minR: number;
@@ -257,13 +256,17 @@ interface Sample {
   nodata: number;
 }
 
-function nearest(out: Float32Array, sx: Float64Array, sy: Float64Array, s: Sample): number {
+function nearest(out: Float32Array, p: SourcePixels, s: Sample): number {
   const { data, win, nodata } = s;
+  const { x, y } = p;
+  const [i0, i1, i2, i3, i4, i5] = p.inv;
   const cMin = win.col, rMin = win.row, cMax = win.col + win.width, rMax = win.row + win.height, w = win.width;
   let written = 0;
   for (let i = 0; i < out.length; i++) {
-    const px = sx[i]!;
-    const py = sy[i]!;
+    const wx = x[i]!;
+    const wy = y[i]!;
+    const px = i0 + wx * i1 + wy * i2;
+    const py = i3 + wx * i4 + wy * i5;
     if (!(px >= 0 && py >= 0)) continue;
     const c = Math.floor(px + 1e-10);
     const r = Math.floor(py + 1e-10);
@@ -276,14 +279,18 @@ function nearest(out: Float32Array, sx: Float64Array, sy: Float64Array, s: Sampl
   return written;
 }
 
-function bilinear(out: Float32Array, sx: Float64Array, sy: Float64Array, s: Sample): number {
+function bilinear(out: Float32Array, p: SourcePixels, s: Sample): number {
   const { data, win, nodata } = s;
+  const { x, y } = p;
+  const [i0, i1, i2, i3, i4, i5] = p.inv;
   const hasNodata = nodata === nodata;
   const cMin = win.col, rMin = win.row, cMax = win.col + win.width, rMax = win.row + win.height, w = win.width;
   let written = 0;
   for (let i = 0; i < out.length; i++) {
-    const px = sx[i]!;
-    const py = sy[i]!;
+    const wx = x[i]!;
+    const wy = y[i]!;
+    const px = i0 + wx * i1 + wy * i2;
+    const py = i3 + wx * i4 + wy * i5;
     if (!(px >= 0 && py >= 0)) continue;
     const nc = Math.floor(px + 1e-10);
     const nr = Math.floor(py + 1e-10);

@@ -132,7 +132,8 @@ test('GeoParquet round trip through hyparquet: rows, columns, geometry, embeddin
   const bbox = [Math.min(...all.map((p) => p[0])), Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[0])), Math.max(...all.map((p) => p[1]))];
   // GeoParquet 1.1: WKB Polygon, no crs (= OGC:CRS84, lon/lat), the bbox of every row.
   assert.deepEqual(geo, { version: '1.1.0', primary_column: 'geometry', columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox } } });
-  // Our own metadata rides in the Arrow schema (see core/geoparquet.ts), so Arrow readers see it.
+  // Our own metadata is plain key-value metadata, after `geo`: every Parquet reader sees it.
+  assert.deepEqual(JSON.parse(kv.get(EMBEDDING_METADATA_KEY)!), info);
   assert.deepEqual(JSON.parse(readGeoParquet(bytes).metadata[EMBEDDING_METADATA_KEY]!), info);
   assert.equal(meta.schema.find((s) => s.name === 'geometry')?.type, 'BYTE_ARRAY');
   assert.equal(meta.schema.find((s) => s.name === 'date')?.converted_type, 'DATE');
