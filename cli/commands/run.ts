@@ -121,8 +121,8 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
     logger: ctx.logger,
     onChip: (unit, r) => progress?.tick(1, { unit: `${unit.mgrs} ${unit.date}`, chip: r.chip }),
-    ...(options.previews ? { extras: async ({ key, planes, grid }: { key: string; planes: Float32Array; grid: Grid }) => {
-      const png = await previewPng(planes, grid, [BAND_INDEX.B04!, BAND_INDEX.B03!, BAND_INDEX.B02!]);
+    ...(options.previews ? { extras: async ({ key, planes, grid, offset }: { key: string; planes: Float32Array; grid: Grid; offset: number }) => {
+      const png = await previewPng(planes, grid, [BAND_INDEX.B04!, BAND_INDEX.B03!, BAND_INDEX.B02!], offset);
       const previewKey = key.replace(/\.tif$/, '.png');
       return { key: previewKey, bytes: await store.put(previewKey, [png], { contentType: 'image/png' }), sha256: sha256([png]) };
     } } : {}),

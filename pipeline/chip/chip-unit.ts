@@ -14,7 +14,7 @@ import type { ObjectStore } from '../../core/store/store.ts';
 import type { PlanMode, PlannedDate } from '../plan/plan-types.ts';
 import { pointTransform } from '../warp/proj.ts';
 import type { Resampling } from '../warp/warp.ts';
-import { BAND_INDEX, hasBoaOffset } from './bands.ts';
+import { BAND_INDEX, BOA_OFFSET, hasBoaOffset } from './bands.ts';
 import { CHIP_VERSION, chipFileName, encodeChip, unitPrefix, type ChipEncoding } from './chip-file.ts';
 import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } from './manifest.ts';
 import { writeChipIndex } from '../index/chip-index.ts';
@@ -36,8 +36,11 @@ export interface UnitOptions {
   inflight?: number;
   /** Buffers reused from chip to chip; pass the same set to every unit of a run (default: one per unit). */
   buffers?: ChipBuffers;
-  /** Writes extra files for a kept chip (previews); returns their records. */
-  extras?: (chip: { key: string; planes: Float32Array; grid: Grid }) => Promise<FileRecord | undefined>;
+  /**
+   * Writes extra files for a kept chip (previews); returns their records. `offset` is what the S2 planes
+   * still carry above reflectance: 1000 for processing baseline >= 04.00 without harmonisation, else 0.
+   */
+  extras?: (chip: { key: string; planes: Float32Array; grid: Grid; offset: number }) => Promise<FileRecord | undefined>;
   onChip?: (record: ChipRecord) => void;
   logger?: Logger;
   signal?: AbortSignal;
@@ -118,7 +121,8 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
         const key = prefix + chipFileName(mgrs, date.date, chip, version);
         const bytes = await store.put(key, chunks, { contentType: 'image/tiff; application=geotiff', signal });
         record.file = { key, bytes, sha256: sha256(chunks) };
-        const preview = await options.extras?.({ key, planes: stack.planes, grid: chipGrid });
+        const offset = hasBoaOffset(date.s2.processingBaseline) && !harmonized ? BOA_OFFSET : 0;
+        const preview = await options.extras?.({ key, planes: stack.planes, grid: chipGrid, offset });
         if (preview) record.preview = preview;
         times.storeMs += performance.now() - t2;
       }

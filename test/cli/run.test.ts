@@ -21,6 +21,7 @@ import { BUNDLED_DIR } from '../helpers/bundled.ts';
 import { startS3, type S3Server } from '../helpers/s3.ts';
 import { digest, runAndKill } from '../helpers/run-output.ts';
 import { gdalinfo, locationValues } from '../pipeline/chip/gdal.ts';
+import { stretchValue } from '../../pipeline/write/preview.ts';
 
 const sample = join(BUNDLED_DIR, 'mgrs_sample.fgb');
 let pc: MiniPc;
@@ -136,6 +137,18 @@ test('clay run --previews --stac: an RGB PNG and a STAC item beside each kept ch
   assert.deepEqual([info.size, info.bands.length, info.bands[0]!.type], [[512, 512], 3, 'Byte']);
   const [v] = await locationValues(png, [[100, 100]], { bands: 3 });
   assert.ok(v!.some((x) => x > 0));
+  // The stretch is of reflectance: baseline 04.00 chips (2022-07-05, stored with the +1000 offset, no
+  // --harmonize) lose the offset first; baseline 03.xx chips (2021-06-15) have none.
+  for (const [date, offset] of [['2022-07-05', 1000], ['2021-06-15', 0]] as const) {
+    const tif = tifs.find((t) => t.includes(`/${date}/`))!;
+    const points: [number, number][] = [[37, 411], [300, 64]];
+    const pixels = await locationValues(join(out, tif), points, { bands: 13 });
+    const rgb = await locationValues(join(out, tif.replace(/\.tif$/, '.png')), points, { bands: 3 });
+    pixels.forEach((bands, i) => {
+      const expected = [bands[2]!, bands[1]!, bands[0]!].map((b) => stretchValue(b, offset));
+      assert.deepEqual(rgb[i], expected, `${date} pixel ${points[i]}: ${bands.slice(0, 3)}`);
+    });
+  }
   const collection = JSON.parse(await readFile(join(out, 'collection.json'), 'utf8')) as { type: string; links: { rel: string; href: string }[] };
   assert.equal(collection.type, 'Collection');
   const items = collection.links.filter((l) => l.rel === 'item');
