@@ -12,6 +12,7 @@
  * of a chip run's peak memory: its WebAssembly module's compiled code and compiler arenas.)
  */
 import { ClayError, errorMessage, isClayError } from './errors.ts';
+import { arrowSchemaMetadata } from './parquet/arrow-schema.ts';
 import { ParquetError, readParquet, schemaLeaves, writeParquet, type Leaf, type LeafData, type ParquetFile, type SchemaNode } from './parquet/parquet.ts';
 import { decodePolygonWkb, encodePolygonWkb, type Ring, type RingInput } from './wkb.ts';
 
@@ -387,5 +388,16 @@ export function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetOptions
   if (polygons === undefined) throw fail(`the geometry column '${geo.primary_column}' is missing`);
   const metadata: Record<string, string> = {};
   for (const [key, value] of file.keyValue) if (!RESERVED_KEYS.has(key)) metadata[key] = value;
+  // Files of earlier versions (written through arrow-rs) kept our keys in the embedded Arrow schema.
+  const arrowSchema = file.keyValue.get('ARROW:schema');
+  if (arrowSchema !== undefined) {
+    let embedded: Map<string, string>;
+    try {
+      embedded = arrowSchemaMetadata(arrowSchema);
+    } catch (err) {
+      throw fail(`its ARROW:schema metadata does not decode: ${errorMessage(err)}`, err);
+    }
+    for (const [key, value] of embedded) if (!RESERVED_KEYS.has(key) && !(key in metadata)) metadata[key] = value;
+  }
   return { columns, geometry: { name: geo.primary_column, polygons }, geo, metadata };
 }

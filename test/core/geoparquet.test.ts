@@ -165,6 +165,10 @@ test('we read what arrow-rs writes: dictionary pages, data pages v1 and v2, many
     assert.deepEqual(back.geometry.polygons, big.geometry.polygons, JSON.stringify(layout));
     assert.equal(back.metadata['clay:x'], 'y');
   }
+  // Files of earlier versions kept their keys in the embedded Arrow schema (ARROW:schema): still read.
+  const old = writeWithArrowRs(big, geo, { schemaMetadata: { 'clay:chip_index_version': '1', 'clay:note': 'ünï' } });
+  assert.ok(parquetMetadata(old).key_value_metadata?.some((e) => e.key === 'ARROW:schema'));
+  assert.deepEqual(readGeoParquet(old).metadata, { 'clay:chip_index_version': '1', 'clay:note': 'ünï' });
   // A codec we do not read is named, not mis-decoded.
   assert.throws(() => readGeoParquet(writeWithArrowRs(big, geo, { compression: 'zstd' }), { name: 'z.parquet' }), (e) => isClayError(e, 'IO') && /z\.parquet: .*ZSTD pages are not supported/.test(e.message));
 });

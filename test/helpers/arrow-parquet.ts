@@ -49,6 +49,8 @@ export interface ArrowWriteOptions {
   /** Rows per row group. */
   rowGroupRows?: number;
   metadata?: Record<string, string>;
+  /** Metadata of the Arrow schema (arrow-rs embeds it as `ARROW:schema`: where earlier versions of the toolkit put their keys). */
+  schemaMetadata?: Record<string, string>;
 }
 
 /** The table written by arrow-rs as GeoParquet (a `geo` key with the given JSON). */
@@ -63,7 +65,7 @@ export function writeWithArrowRs(table: GeoTable, geo: unknown, options: ArrowWr
   wkb.forEach((b, i) => bytes.set(b, offsets[i]!));
   fields.push(new arrow.Field(table.geometry.name, new arrow.Binary(), false));
   children.push(arrow.makeData({ type: new arrow.Binary(), length: wkb.length, nullCount: 0, valueOffsets: offsets, data: bytes }));
-  const schema = new arrow.Schema(fields);
+  const schema = new arrow.Schema(fields, new Map(Object.entries(options.schemaMetadata ?? {})));
   const batch = new arrow.RecordBatch(schema, arrow.makeData({ type: new arrow.Struct(fields), length: wkb.length, nullCount: 0, children }));
   const ipc = arrow.tableToIPC(new arrow.Table(schema, [batch]), 'stream');
   const codec = { uncompressed: parquet.Compression.UNCOMPRESSED, snappy: parquet.Compression.SNAPPY, gzip: parquet.Compression.GZIP, zstd: parquet.Compression.ZSTD }[options.compression ?? 'snappy'];
