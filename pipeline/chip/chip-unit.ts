@@ -20,7 +20,8 @@ import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } fr
 import { writeChipIndex } from '../index/chip-index.ts';
 import { assessChip, type RejectReason } from './quality.ts';
 import { indexRows, UNIT_INDEX_NAME } from './unit-index.ts';
-import { harmonizeStack, newChipBuffers, openChipSources, plane, stackChip, type ChipBuffers, type ChipStack, type SourceAccess } from './stack.ts';
+import { harmonizeStack, newChipBuffers, openChipSources, plane, stackChip, type ChipBuffers, type ChipSources, type ChipStack, type SourceAccess } from './stack.ts';
+import { Cog } from '../read/cog.ts';
 
 /** Options of a unit. */
 export interface UnitOptions {
@@ -44,6 +45,39 @@ export interface UnitOptions {
   onChip?: (record: ChipRecord) => void;
   logger?: Logger;
   signal?: AbortSignal;
+}
+
+/**
+ * The order chips are made in: blocks of `block` x `block` chips, row-major over the blocks and within
+ * each. With `block` the span of the largest source tile in chips, the tiles a block needs are decoded once
+ * and then done with, so the tile cache need only hold about one block's tiles, not a whole row of chips
+ * across the scene (a 10980-pixel S2 tile is 21 chips wide). Chip numbers stay row-major.
+ */
+export function blockOrder<T extends { chip: number }>(chips: readonly T[], columns: number, block: number): T[] {
+  const b = Math.max(1, Math.floor(block));
+  const key = (chip: number): [number, number, number, number] => {
+    const r = Math.floor((chip - 1) / columns);
+    const c = (chip - 1) % columns;
+    return [Math.floor(r / b), Math.floor(c / b), r % b, c % b];
+  };
+  return [...chips].sort((x, y) => {
+    const a = key(x.chip);
+    const z = key(y.chip);
+    return a[0] - z[0] || a[1] - z[1] || a[2] - z[2] || a[3] - z[3];
+  });
+}
+
+/** How many chips the largest tile of the S2 sources spans (at least 1, at most 8). */
+function tileSpanInChips(sources: ChipSources, grid: Grid, chipSize: number): number {
+  let span = 1;
+  for (const band of sources.bands) {
+    for (const s of band.sources) {
+      if (!(s instanceof Cog) || s.grid.epsg !== grid.epsg) continue;
+      const scale = Math.abs(s.grid.transform[1] / grid.transform[1]);
+      span = Math.max(span, Math.ceil((s.tileWidth * scale) / chipSize), Math.ceil((s.tileHeight * scale) / chipSize));
+    }
+  }
+  return Math.min(span, 8);
 }
 
 /** The windows of a planned date's chips, numbered 1.. row-major. */
@@ -130,7 +164,9 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
       return record;
     };
     // Queued chips start with `throwIfAborted`, so after a failure they end at once.
-    const chips = await settleAll(chipWindows(date).map((w) => limit(() => one(w))), () => controller.abort(new ClayError('INTERNAL', 'a sibling chip failed')));
+    const order = blockOrder(chipWindows(date), date.chips.columns, tileSpanInChips(sources, grid, date.chips.size));
+    const made = await settleAll(order.map((w) => limit(() => one(w))), () => controller.abort(new ClayError('INTERNAL', 'a sibling chip failed')));
+    const chips = made.sort((a, b) => a.chip - b.chip);
     const rejected: Record<RejectReason, number> = { cloud: 0, b02_nodata: 0, s1_nodata: 0, dem_nodata: 0 };
     for (const c of chips) for (const r of c.reasons) rejected[r] += 1;
     const { estimate: _estimate, ...planned } = date;
