@@ -1,0 +1,109 @@
+/**
+ * Our replacements for two tfjs WASM kernels that the model calls often. The stock WASM `Slice` reads its
+ * whole input into a fresh JS array (`readSync`) on every call, and the stock `GatherV2` copies element by
+ * element in C++; both cost more than the data they move (about 10 % of a tiny training step). These copy
+ * only the rows they return, straight between views of the WASM heap. Same values, bit for bit: they only
+ * move floats. Registered by model/backend.ts once the WASM backend is up.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** The part of tfjs-backend-wasm's BackendWasm these kernels use (tensors live in its heap). */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
+}
+
+function isHeapBackend(b: unknown): b is HeapBackend {
+  return typeof b === 'object' && b !== null && 'makeOutput' in b && 'typedArrayFromHeap' in b;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Heap views of x and a new output; the output first, since allocating may grow (and move) the heap. */
+function views(backend: HeapBackend, x: tf.TensorInfo, outShape: number[]): [tf.TensorInfo, tf.TypedArray, tf.TypedArray] {
+  const out = backend.makeOutput(outShape, x.dtype);
+  return [out, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out)];
+}
+
+/** Copies the box `begin`/`size` of row-major `src` (shape `shape`) into `dst`, one innermost run at a time. */
+export function copyBox(src: tf.TypedArray, shape: readonly number[], begin: readonly number[], size: readonly number[], dst: tf.TypedArray): void {
+  const r = shape.length;
+  // Merge trailing axes that are taken whole: longer contiguous runs.
+  let inner = r - 1;
+  while (inner > 0 && begin[inner] === 0 && size[inner] === shape[inner]) inner--;
+  const strides = new Array<number>(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) strides[i] = (strides[i + 1] ?? 1) * (shape[i + 1] ?? 1);
+  const run = (size[inner] ?? 1) * (strides[inner] ?? 1);
+  const idx = new Array<number>(inner).fill(0);
+  const count = size.slice(0, inner).reduce((a, b) => a * b, 1);
+  for (let n = 0, o = 0; n < count; n++, o += run) {
+    let off = (begin[inner] ?? 0) * (strides[inner] ?? 1);
+    for (let i = 0; i < inner; i++) off += ((begin[i] ?? 0) + (idx[i] ?? 0)) * (strides[i] ?? 1);
+    dst.set(src.subarray(off, off + run), o);
+    for (let i = inner - 1; i >= 0; i--) {
+      idx[i] = (idx[i] ?? 0) + 1;
+      if ((idx[i] ?? 0) < (size[i] ?? 1)) break;
+      idx[i] = 0;
+    }
+  }
+}
+
+function sliceKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const x = args.inputs['x'];
+    const { backend } = args;
+    if (x === undefined || x.dtype === 'string' || !isHeapBackend(backend)) return fallback(args);
+    const [begin = [], size = []] = tf.slice_util.parseSliceParams(x, args.attrs?.['begin'] as number | number[], args.attrs?.['size'] as number | number[]);
+    const [out, src, dst] = views(backend, x, size);
+    if (dst.length > 0) copyBox(src, x.shape, begin, size, dst);
+    return out;
+  };
+}
+
+function gatherKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, indices } = args.inputs;
+    const { backend } = args;
+    const axis = args.attrs?.['axis'];
+    const batchDims = args.attrs?.['batchDims'] ?? 0;
+    if (x === undefined || indices === undefined || x.dtype === 'string' || indices.dtype !== 'int32' ||
+      !isHeapBackend(backend) || (axis !== 0 && axis !== -x.shape.length) || batchDims !== 0 || x.shape.length === 0) {
+      return fallback(args);
+    }
+    const rows = x.shape[0] ?? 0;
+    const row = x.shape.slice(1).reduce((a, b) => a * b, 1);
+    const [out, src, dst] = views(backend, x, [...indices.shape, ...x.shape.slice(1)]);
+    const idx = backend.typedArrayFromHeap(indices);
+    for (let j = 0; j < idx.length; j++) {
+      const r = idx[j] ?? -1;
+      if (!(r >= 0 && r < rows)) throw new RangeError(`GatherV2: the index value ${r} is not in [0, ${rows - 1}]`);
+      dst.set(src.subarray(r * row, (r + 1) * row), j * row);
+    }
+    return out;
+  };
+}
+
+const REPLACEMENTS: readonly [string, (fallback: tf.KernelFunc) => tf.KernelFunc][] = [
+  ['Slice', sliceKernel],
+  ['GatherV2', gatherKernel],
+];
+
+const ours = new WeakSet<tf.KernelFunc>();
+
+/** Whether the WASM kernel `name` is currently one of ours. */
+export function isOurWasmKernel(name: string): boolean {
+  const k = tf.getKernel(name, 'wasm');
+  return k !== undefined && ours.has(k.kernelFunc);
+}
+
+/** Replaces the WASM backend's Slice and GatherV2 with ours (idempotent; the stock ones stay as fallbacks). */
+export function registerWasmKernels(): void {
+  for (const [name, make] of REPLACEMENTS) {
+    const stock = tf.getKernel(name, 'wasm');
+    if (stock === undefined || ours.has(stock.kernelFunc)) continue;
+    const kernelFunc = make(stock.kernelFunc);
+    ours.add(kernelFunc);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...stock, kernelFunc });
+  }
+}

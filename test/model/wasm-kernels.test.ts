@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../model/backend.ts';
+import { copyBox, isOurWasmKernel } from '../../model/wasm-kernels.ts';
+
+/** Values of `f` on the CPU backend (tfjs's reference kernels) and on WASM (ours after initBackend). */
+async function both(f: () => tf.Tensor): Promise<[number[], number[], number[], number[]]> {
+  await initBackend({ prefer: 'wasm', log: () => {} });
+  await tf.setBackend('cpu');
+  const c = f();
+  const cpu = [Array.from(c.dataSync()), c.shape];
+  c.dispose();
+  await tf.setBackend('wasm');
+  assert.ok(isOurWasmKernel('Slice') && isOurWasmKernel('GatherV2'));
+  const w = f();
+  const wasm = [Array.from(w.dataSync()), w.shape];
+  w.dispose();
+  return [cpu[0] ?? [], cpu[1] ?? [], wasm[0] ?? [], wasm[1] ?? []];
+}
+
+const ramp = (shape: number[], dtype: 'float32' | 'int32' = 'float32'): tf.Tensor =>
+  tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i * 0.5 - 3), shape, dtype);
+
+test('copyBox copies a box of a row-major array run by run', () => {
+  const src = Float32Array.from({ length: 24 }, (_, i) => i);
+  const dst = new Float32Array(4);
+  copyBox(src, [2, 3, 4], [1, 1, 2], [1, 2, 2], dst);
+  assert.deepEqual(Array.from(dst), [18, 19, 22, 23]);
+  const whole = new Float32Array(12);
+  copyBox(src, [2, 3, 4], [1, 0, 0], [1, 3, 4], whole);
+  assert.deepEqual(Array.from(whole), Array.from(src.subarray(12)));
+});
+
+test('our WASM Slice returns what the CPU backend returns (2-D to 5-D, strided and contiguous, int32)', async () => {
+  const cases: [number[], number[], number[]][] = [
+    [[196, 768], [98, 64], [98, 64]],
+    [[196, 768], [0, 0], [196, 256]],
+    [[10, 7], [3, 0], [4, 7]],
+    [[2, 386, 128], [0, 0, 0], [2, 384, 128]],
+    [[2, 386, 128], [1, 5, 3], [1, 7, 9]],
+    [[2, 3, 4, 5], [0, 1, 1, 2], [2, 2, 3, 3]],
+    [[2, 3, 2, 4, 3], [1, 0, 1, 1, 0], [1, 3, 1, 2, 3]],
+    [[5], [2], [3]],
+    [[4, 4], [1, 1], [0, 2]],
+  ];
+  for (const [shape, begin, size] of cases) {
+    for (const dtype of ['float32', 'int32'] as const) {
+      const [cv, cs, wv, ws] = await both(() => tf.tidy(() => tf.slice(ramp(shape, dtype), begin, size)));
+      assert.deepEqual(ws, cs, `${shape} ${begin} ${size}`);
+      assert.deepEqual(wv, cv, `${shape} ${begin} ${size} ${dtype}`);
+    }
+  }
+  // -1 in size means "to the end".
+  const [cv, , wv] = await both(() => tf.tidy(() => tf.slice(ramp([6, 5]), [2, 1], [-1, 3])));
+  assert.deepEqual(wv, cv);
+});
+
+test('our WASM GatherV2 returns what the CPU backend returns; other axes fall back to the stock kernel', async () => {
+  const idx = [5, 0, 3, 3, 7];
+  for (const shape of [[8], [8, 6], [8, 3, 4]]) {
+    const [cv, cs, wv, ws] = await both(() => tf.tidy(() => tf.gather(ramp(shape), tf.tensor1d(idx, 'int32'))));
+    assert.deepEqual([wv, ws], [cv, cs], `${shape}`);
+  }
+  const [cv, cs, wv, ws] = await both(() => tf.tidy(() => tf.gather(ramp([8, 6]), tf.tensor2d([[1, 2], [7, 0]], [2, 2], 'int32'))));
+  assert.deepEqual([wv, ws], [cv, cs]);
+  const [av, as, bv, bs] = await both(() => tf.tidy(() => tf.gather(ramp([4, 6]), tf.tensor1d([5, 1], 'int32'), 1)));
+  assert.deepEqual([bv, bs], [av, as]);
+  await tf.setBackend('wasm');
+  assert.throws(() => tf.tidy(() => tf.gather(ramp([4, 2]), tf.tensor1d([4], 'int32'))), /index/);
+});
