@@ -1,6 +1,6 @@
 /**
  * Where one single-threaded training step of the Clay port spends its time: wall ms of the phases
- * (inputs, gradients, AdamW) as the median of several steps, then tfjs's kernel profile of one step by
+ * (inputs, gradients, AdamW) as the median and the minimum of several steps, then tfjs's kernel profile of one step by
  * kernel name, and the matmuls by shape. For finding what bounds a step; bench/train-step.ts gives the
  * figures to compare with PyTorch.
  *
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     phases.adamw.push(t3 - t2);
     phases.total.push(t3 - t0);
   }
-  console.log(`wall ms per phase (median of ${steps}): ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}`);
+  console.log(`wall ms per phase (median / min of ${steps}): ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(1)} / ${Math.min(...v).toFixed(1)}`).join(', ')}`);
   const inputs = prepareInputs(cfg, data);
   const mask = randomMask(cfg, batch, 99);
   let grads = new Map<string, tf.Tensor>();
