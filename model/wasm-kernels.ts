@@ -1,9 +1,12 @@
 /**
- * Our replacements for two tfjs WASM kernels that the model calls often. The stock WASM `Slice` reads its
+ * Our replacements for three tfjs WASM kernels that the model calls often. The stock WASM `Slice` reads its
  * whole input into a fresh JS array (`readSync`) on every call, and the stock `GatherV2` copies element by
  * element in C++; both cost more than the data they move (about 10 % of a tiny training step). These copy
  * only the rows they return, straight between views of the WASM heap. Same values, bit for bit: they only
- * move floats. Registered by model/backend.ts once the WASM backend is up.
+ * move floats. `Identity` (what tfjs runs to keep every tensor a custom gradient saves) shares the input's
+ * buffer instead of copying it, as tfjs's CPU backend does: tensors are immutable, and a Variable's
+ * `assign` swaps buffers rather than writing into one. Registered by model/backend.ts once the WASM
+ * backend is up.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -11,10 +14,11 @@ import * as tf from '@tensorflow/tfjs';
 interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
+  incRef(dataId: tf.TensorInfo['dataId']): void;
 }
 
 function isHeapBackend(b: unknown): b is HeapBackend {
-  return typeof b === 'object' && b !== null && 'makeOutput' in b && 'typedArrayFromHeap' in b;
+  return typeof b === 'object' && b !== null && 'makeOutput' in b && 'typedArrayFromHeap' in b && 'incRef' in b;
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -83,9 +87,20 @@ function gatherKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+function identityKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const x = args.inputs['x'];
+    const { backend } = args;
+    if (x === undefined || x.dtype === 'string' || !isHeapBackend(backend)) return fallback(args);
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 const REPLACEMENTS: readonly [string, (fallback: tf.KernelFunc) => tf.KernelFunc][] = [
   ['Slice', sliceKernel],
   ['GatherV2', gatherKernel],
+  ['Identity', identityKernel],
 ];
 
 const ours = new WeakSet<tf.KernelFunc>();
@@ -96,7 +111,7 @@ export function isOurWasmKernel(name: string): boolean {
   return k !== undefined && ours.has(k.kernelFunc);
 }
 
-/** Replaces the WASM backend's Slice and GatherV2 with ours (idempotent; the stock ones stay as fallbacks). */
+/** Replaces the WASM backend's Slice, GatherV2 and Identity with ours (idempotent; the stock ones stay as fallbacks). */
 export function registerWasmKernels(): void {
   for (const [name, make] of REPLACEMENTS) {
     const stock = tf.getKernel(name, 'wasm');

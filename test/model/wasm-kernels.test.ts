@@ -69,3 +69,21 @@ test('our WASM GatherV2 returns what the CPU backend returns; other axes fall ba
   await tf.setBackend('wasm');
   assert.throws(() => tf.tidy(() => tf.gather(ramp([4, 2]), tf.tensor1d([4], 'int32'))), /index/);
 });
+
+test('our WASM Identity shares the buffer: a clone outlives its source, and memory is freed with the last', async () => {
+  await initBackend({ prefer: 'wasm', log: () => {} });
+  await tf.setBackend('wasm');
+  assert.ok(isOurWasmKernel('Identity'));
+  const before = tf.memory().numBytes;
+  const ids = tf.backend().numDataIds();
+  const x = ramp([3, 4]);
+  const y = tf.clone(x);
+  assert.equal(tf.backend().numDataIds(), ids + 1);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), Array.from({ length: 12 }, (_, i) => i * 0.5 - 3));
+  const z = tf.add(y, 1);
+  y.dispose();
+  z.dispose();
+  assert.equal(tf.memory().numBytes, before);
+  assert.equal(tf.backend().numDataIds(), ids);
+});
