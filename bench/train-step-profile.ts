@@ -1,6 +1,7 @@
 /**
  * Where one single-threaded training step of the Clay port spends its time: wall ms of the phases
- * (inputs, gradients, AdamW) as the median and the minimum of several steps, then tfjs's kernel profile of one step by
+ * (inputs, gradients, AdamW) and the process's CPU time (less disturbed by other load on the machine) as the
+ * median and the minimum of several steps, then tfjs's kernel profile of one step by
  * kernel name, and the matmuls by shape. For finding what bounds a step; bench/train-step.ts gives the
  * figures to compare with PyTorch.
  *
@@ -47,7 +48,9 @@ async function main(): Promise<void> {
   const model = new ClayModel(initParams(cfg, 1));
   const trainer = new Trainer(model, { batchSize: batch });
   const phases: Record<'inputs' | 'grads' | 'adamw' | 'total', number[]> = { inputs: [], grads: [], adamw: [], total: [] };
+  const cpu: number[] = [];
   for (let s = 0; s <= steps; s++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const inputs = prepareInputs(cfg, data);
     const t1 = performance.now();
@@ -57,12 +60,15 @@ async function main(): Promise<void> {
     tf.dispose([...grads.values()]);
     disposeInputs(inputs);
     const t3 = performance.now();
+    const c1 = process.cpuUsage(c0);
     if (s === 0) continue;
+    cpu.push((c1.user + c1.system) / 1000);
     phases.inputs.push(t1 - t0);
     phases.grads.push(t2 - t1);
     phases.adamw.push(t3 - t2);
     phases.total.push(t3 - t0);
   }
+  console.log(`process CPU ms per step (median / min of ${steps}): ${median(cpu).toFixed(1)} / ${Math.min(...cpu).toFixed(1)}`);
   console.log(`wall ms per phase (median / min of ${steps}): ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(1)} / ${Math.min(...v).toFixed(1)}`).join(', ')}`);
   const inputs = prepareInputs(cfg, data);
   const mask = randomMask(cfg, batch, 99);
