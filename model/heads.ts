@@ -35,9 +35,10 @@ export function headTargets(cfg: ClayConfig, batch: number, pixels: Float32Array
         for (let y = 0; y < H; y++) {
           const row = Math.floor(y / P);
           const p1 = y % P;
-          for (let x = 0; x < H; x++) {
-            const l = row * side + Math.floor(x / P);
-            out[((b * L + l) * PP + p1 * P + (x % P)) * C + ci] = pixels[plane + y * H + x] ?? 0;
+          for (let col = 0; col < side; col++) {
+            const src = plane + y * H + col * P;
+            let o = ((b * L + row * side + col) * PP + p1 * P) * C + ci;
+            for (let p2 = 0; p2 < P; p2++, o += C) out[o] = pixels[src + p2] ?? 0;
           }
         }
       }

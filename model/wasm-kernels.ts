@@ -1,6 +1,7 @@
 /**
- * Our replacements for three tfjs WASM kernels that the model calls often. The stock WASM `Slice` reads its
- * whole input into a fresh JS array (`readSync`) on every call, and the stock `GatherV2` copies element by
+ * Our replacements for four tfjs WASM kernels that the model calls often. The stock WASM `Slice` (and
+ * `SplitV`, which slices once per output) reads its whole input into a fresh JS array (`readSync`) on every
+ * call, and the stock `GatherV2` copies element by
  * element in C++; both cost more than the data they move (about 10 % of a tiny training step). These copy
  * only the rows they return, straight between views of the WASM heap. Same values, bit for bit: they only
  * move floats. `Identity` (what tfjs runs to keep every tensor a custom gradient saves) shares the input's
@@ -87,6 +88,25 @@ function gatherKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+function splitKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const x = args.inputs['x'];
+    const { backend } = args;
+    if (x === undefined || x.dtype === 'string' || !isHeapBackend(backend)) return fallback(args);
+    const axis = tf.util.parseAxisParam(args.attrs?.['axis'] as number | number[], x.shape)[0] ?? 0;
+    const sizes = tf.backend_util.prepareSplitSize(x, args.attrs?.['numOrSizeSplits'] as number | number[], axis);
+    const begin = x.shape.map(() => 0);
+    return sizes.map((n) => {
+      const size = x.shape.slice();
+      size[axis] = n;
+      const [out, src, dst] = views(backend, x, size);
+      if (dst.length > 0) copyBox(src, x.shape, begin, size, dst);
+      begin[axis] = (begin[axis] ?? 0) + n;
+      return out;
+    });
+  };
+}
+
 function identityKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
     const x = args.inputs['x'];
@@ -100,6 +120,7 @@ function identityKernel(fallback: tf.KernelFunc): tf.KernelFunc {
 const REPLACEMENTS: readonly [string, (fallback: tf.KernelFunc) => tf.KernelFunc][] = [
   ['Slice', sliceKernel],
   ['GatherV2', gatherKernel],
+  ['SplitV', splitKernel],
   ['Identity', identityKernel],
 ];
 
@@ -111,7 +132,7 @@ export function isOurWasmKernel(name: string): boolean {
   return k !== undefined && ours.has(k.kernelFunc);
 }
 
-/** Replaces the WASM backend's Slice, GatherV2 and Identity with ours (idempotent; the stock ones stay as fallbacks). */
+/** Replaces the WASM backend's Slice, GatherV2, SplitV and Identity with ours (idempotent; the stock ones stay as fallbacks). */
 export function registerWasmKernels(): void {
   for (const [name, make] of REPLACEMENTS) {
     const stock = tf.getKernel(name, 'wasm');

@@ -56,6 +56,19 @@ test('our WASM Slice returns what the CPU backend returns (2-D to 5-D, strided a
   assert.deepEqual(wv, cv);
 });
 
+test('our WASM SplitV returns what the CPU backend returns (any axis, sizes or count)', async () => {
+  for (const [shape, splits, axis] of [[[2, 5, 3], [1, 3, 1], 1], [[6, 4], 3, 0], [[2, 3, 4], [1, 3], -1]] as [number[], number | number[], number][]) {
+    const [cv, cs, wv, ws] = await both(() => tf.tidy(() => tf.concat(tf.split(ramp(shape), splits, axis).map((t) => t.reshape([-1])))));
+    assert.deepEqual([wv, ws], [cv, cs], `${shape} ${splits} ${axis}`);
+  }
+  await tf.setBackend('wasm');
+  assert.ok(isOurWasmKernel('SplitV'));
+  const parts = tf.split(ramp([4, 3]), [1, 2, 1], 0);
+  assert.deepEqual(parts.map((t) => t.shape), [[1, 3], [2, 3], [1, 3]]);
+  assert.deepEqual(Array.from(parts[1]?.dataSync() ?? []), [-1.5, -1, -0.5, 0, 0.5, 1]);
+  tf.dispose(parts);
+});
+
 test('our WASM GatherV2 returns what the CPU backend returns; other axes fall back to the stock kernel', async () => {
   const idx = [5, 0, 3, 3, 7];
   for (const shape of [[8], [8, 6], [8, 3, 4]]) {
