@@ -7,15 +7,19 @@
  * move floats. `Identity` (what tfjs runs to keep every tensor a custom gradient saves) shares the input's
  * buffer instead of copying it, as tfjs's CPU backend does: tensors are immutable, and a Variable's
  * `assign` swaps buffers rather than writing into one. Registered by model/backend.ts once the WASM
- * backend is up.
+ * backend is up. Also the fused AdamW update, ADAMW_KERNEL (model/wasm-adamw.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { ADAMW_KERNEL, type AdamWConstants } from './adamw.ts';
+import { fusedAdamW, isWasmMemory, type WasmMemory } from './wasm-adamw.ts';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use (tensors live in its heap). */
 interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
   incRef(dataId: tf.TensorInfo['dataId']): void;
+  getMemoryOffset(dataId: tf.TensorInfo['dataId']): number;
+  readonly wasm: unknown;
 }
 
 function isHeapBackend(b: unknown): b is HeapBackend {
@@ -117,6 +121,48 @@ function identityKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/** The backend's WebAssembly.Memory (emscripten exports it as `asm.memory`), or null. */
+function memoryOf(backend: HeapBackend): WasmMemory | null {
+  const w = backend.wasm;
+  const asm = typeof w === 'object' && w !== null && 'asm' in w ? w.asm : null;
+  const mem = typeof asm === 'object' && asm !== null && 'memory' in asm ? asm.memory : null;
+  return isWasmMemory(mem) ? mem : null;
+}
+
+const CONSTANT_NAMES = ['b1', 'ob1', 'b2', 'ob2', 'bc2Sqrt', 'eps', 'decay', 'stepSize'] as const;
+
+function adamwConstants(attr: unknown): AdamWConstants {
+  const rec: Partial<Record<string, unknown>> = typeof attr === 'object' && attr !== null ? { ...attr } : {};
+  const num = (k: (typeof CONSTANT_NAMES)[number]): number => {
+    const v = rec[k];
+    if (typeof v !== 'number') throw new TypeError(`${ADAMW_KERNEL}: attribute c.${k} must be a number`);
+    return v;
+  };
+  return {
+    b1: num('b1'), ob1: num('ob1'), b2: num('b2'), ob2: num('ob2'),
+    bc2Sqrt: num('bc2Sqrt'), eps: num('eps'), decay: num('decay'), stepSize: num('stepSize'),
+  };
+}
+
+/** AdamW on one parameter (see ADAMW_KERNEL): inputs p, g, m, v; outputs new p, m, v. */
+function adamwKernel(args: KernelArgs): tf.TensorInfo[] {
+  const { p, g, m, v } = args.inputs;
+  const { backend } = args;
+  const memory = isHeapBackend(backend) ? memoryOf(backend) : null;
+  if (p === undefined || g === undefined || m === undefined || v === undefined || !isHeapBackend(backend) || memory === null) {
+    throw new TypeError(`${ADAMW_KERNEL} needs inputs p, g, m, v on the WASM backend`);
+  }
+  const size = tf.util.sizeFromShape(p.shape);
+  for (const t of [g, m, v]) {
+    if (t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== size) throw new TypeError(`${ADAMW_KERNEL}: inputs must be float32 of one size`);
+  }
+  const c = adamwConstants(args.attrs?.['c']);
+  const [pOut, mOut, vOut] = [p, m, v].map((t) => backend.makeOutput(t.shape, 'float32')) as [tf.TensorInfo, tf.TensorInfo, tf.TensorInfo];
+  const at = (t: tf.TensorInfo): number => backend.getMemoryOffset(t.dataId);
+  fusedAdamW(memory, { p: at(p), g: at(g), m: at(m), v: at(v), pOut: at(pOut), mOut: at(mOut), vOut: at(vOut) }, size, c);
+  return [pOut, mOut, vOut];
+}
+
 const REPLACEMENTS: readonly [string, (fallback: tf.KernelFunc) => tf.KernelFunc][] = [
   ['Slice', sliceKernel],
   ['GatherV2', gatherKernel],
@@ -132,7 +178,10 @@ export function isOurWasmKernel(name: string): boolean {
   return k !== undefined && ours.has(k.kernelFunc);
 }
 
-/** Replaces the WASM backend's Slice, GatherV2, SplitV and Identity with ours (idempotent; the stock ones stay as fallbacks). */
+/**
+ * Replaces the WASM backend's Slice, GatherV2, SplitV and Identity with ours (the stock ones stay as
+ * fallbacks) and adds the fused AdamW (ADAMW_KERNEL). Idempotent.
+ */
 export function registerWasmKernels(): void {
   for (const [name, make] of REPLACEMENTS) {
     const stock = tf.getKernel(name, 'wasm');
@@ -141,5 +190,9 @@ export function registerWasmKernels(): void {
     ours.add(kernelFunc);
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel({ ...stock, kernelFunc });
+  }
+  const backend = tf.findBackend('wasm');
+  if (tf.getKernel(ADAMW_KERNEL, 'wasm') === undefined && isHeapBackend(backend) && memoryOf(backend) !== null) {
+    tf.registerKernel({ kernelName: ADAMW_KERNEL, backendName: 'wasm', kernelFunc: adamwKernel });
   }
 }
