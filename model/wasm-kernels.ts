@@ -11,7 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAMW_KERNEL, type AdamWConstants } from './adamw.ts';
-import { fusedAdamW, isWasmMemory, type WasmMemory } from './wasm-adamw.ts';
+import { fusedAdamW } from './wasm-adamw.ts';
+import { matmulInto } from './wasm-matmul.ts';
+import { isWasmMemory, type WasmMemory } from './wasm-asm.ts';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use (tensors live in its heap). */
 interface HeapBackend {
@@ -19,6 +21,7 @@ interface HeapBackend {
   typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
   incRef(dataId: tf.TensorInfo['dataId']): void;
   getMemoryOffset(dataId: tf.TensorInfo['dataId']): number;
+  disposeData(dataId: tf.TensorInfo['dataId'], force?: boolean): boolean;
   readonly wasm: unknown;
 }
 
@@ -111,6 +114,39 @@ function splitKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+function matMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { a, b } = args.inputs;
+    const { backend } = args;
+    const memory = isHeapBackend(backend) ? memoryOf(backend) : null;
+    if (a === undefined || b === undefined || memory === null || !isHeapBackend(backend) || a.dtype !== 'float32' || b.dtype !== 'float32' ||
+      args.attrs?.['transposeA'] === true || args.attrs?.['transposeB'] === true || a.shape.length < 2 || b.shape.length < 2) {
+      return fallback(args);
+    }
+    const outerA = a.shape.slice(0, -2);
+    const outerB = b.shape.slice(0, -2);
+    const [m = 0, k = 0] = a.shape.slice(-2);
+    const [kb = 0, n = 0] = b.shape.slice(-2);
+    if (tf.util.sizeFromShape(outerA) !== 1 || tf.util.sizeFromShape(outerB) !== 1 || k !== kb || m * k * n === 0) return fallback(args);
+    const out = backend.makeOutput([...tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB), m, n], 'float32');
+    const held = new Map<number, tf.TensorInfo['dataId']>();
+    const scratch = {
+      alloc: (floats: number): number => {
+        const t = backend.makeOutput([floats], 'float32');
+        const o = backend.getMemoryOffset(t.dataId);
+        held.set(o, t.dataId);
+        return o;
+      },
+      free: (o: number): void => {
+        const id = held.get(o);
+        if (id !== undefined) backend.disposeData(id, true);
+      },
+    };
+    matmulInto(memory, scratch, backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId), m, k, n);
+    return out;
+  };
+}
+
 function identityKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
     const x = args.inputs['x'];
@@ -168,9 +204,16 @@ const REPLACEMENTS: readonly [string, (fallback: tf.KernelFunc) => tf.KernelFunc
   ['GatherV2', gatherKernel],
   ['SplitV', splitKernel],
   ['Identity', identityKernel],
+  ['BatchMatMul', matMulKernel],
 ];
 
 const ours = new WeakSet<tf.KernelFunc>();
+const stock = new Map<string, tf.KernelFunc>();
+
+/** The stock WASM kernel we replaced under `name` (for comparisons), or undefined. */
+export function stockWasmKernel(name: string): tf.KernelFunc | undefined {
+  return stock.get(name);
+}
 
 /** Whether the WASM kernel `name` is currently one of ours. */
 export function isOurWasmKernel(name: string): boolean {
@@ -184,12 +227,13 @@ export function isOurWasmKernel(name: string): boolean {
  */
 export function registerWasmKernels(): void {
   for (const [name, make] of REPLACEMENTS) {
-    const stock = tf.getKernel(name, 'wasm');
-    if (stock === undefined || ours.has(stock.kernelFunc)) continue;
-    const kernelFunc = make(stock.kernelFunc);
+    const current = tf.getKernel(name, 'wasm');
+    if (current === undefined || ours.has(current.kernelFunc)) continue;
+    stock.set(name, current.kernelFunc);
+    const kernelFunc = make(current.kernelFunc);
     ours.add(kernelFunc);
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...stock, kernelFunc });
+    tf.registerKernel({ ...current, kernelFunc });
   }
   const backend = tf.findBackend('wasm');
   if (tf.getKernel(ADAMW_KERNEL, 'wasm') === undefined && isHeapBackend(backend) && memoryOf(backend) !== null) {
