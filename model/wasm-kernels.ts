@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ADAMW_KERNEL, type AdamWConstants } from './adamw.ts';
 import { fusedAdamW } from './wasm-adamw.ts';
 import { matmulInto } from './wasm-matmul.ts';
+import { columnSumsInto } from './wasm-colsum.ts';
 import { isWasmMemory, type WasmMemory } from './wasm-asm.ts';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels use (tensors live in its heap). */
@@ -147,6 +148,24 @@ function matMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+function sumKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const x = args.inputs['x'];
+    const { backend } = args;
+    const memory = isHeapBackend(backend) ? memoryOf(backend) : null;
+    const axis = args.attrs?.['axis'];
+    const axes = Array.isArray(axis) ? axis : [axis];
+    if (x === undefined || memory === null || !isHeapBackend(backend) || x.dtype !== 'float32' || x.shape.length !== 2 ||
+      axes.length !== 1 || (axes[0] !== 0 && axes[0] !== -2) || (x.shape[0] ?? 0) === 0) {
+      return fallback(args);
+    }
+    const [rows = 0, cols = 0] = x.shape;
+    const out = backend.makeOutput(args.attrs?.['keepDims'] === true ? [1, cols] : [cols], 'float32');
+    columnSumsInto(memory, backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(out.dataId), rows, cols);
+    return out;
+  };
+}
+
 function identityKernel(fallback: tf.KernelFunc): tf.KernelFunc {
   return (args: KernelArgs) => {
     const x = args.inputs['x'];
@@ -205,6 +224,7 @@ const REPLACEMENTS: readonly [string, (fallback: tf.KernelFunc) => tf.KernelFunc
   ['SplitV', splitKernel],
   ['Identity', identityKernel],
   ['BatchMatMul', matMulKernel],
+  ['Sum', sumKernel],
 ];
 
 const ours = new WeakSet<tf.KernelFunc>();

@@ -139,3 +139,34 @@ test('our WASM matmul equals XNNPACK\'s bit for bit (partial 4x8 blocks included
     use(ours.kernelFunc);
   }
 });
+
+test('our WASM column sums equal the stock Sum bit for bit; other reductions fall back to it', async () => {
+  await initBackend({ prefer: 'wasm', log: () => {} });
+  await tf.setBackend('wasm');
+  assert.ok(isOurWasmKernel('Sum'));
+  const ours = tf.getKernel('Sum', 'wasm');
+  const stockFunc = stockWasmKernel('Sum');
+  assert.ok(ours !== undefined && stockFunc !== undefined);
+  const use = (kernelFunc: tf.KernelFunc): void => {
+    tf.unregisterKernel('Sum', 'wasm');
+    tf.registerKernel({ ...ours, kernelFunc });
+  };
+  const rng = mulberry32(5);
+  try {
+    for (const [rows, cols] of [[772, 256], [5, 7], [3, 4], [1, 9], [196, 13]] as [number, number][]) {
+      const x = tf.tensor2d(randn(rows * cols, rng).map((v, i) => v * 10 ** ((i % 9) - 4)), [rows, cols]);
+      const run = (f: tf.KernelFunc): number[][] => {
+        use(f);
+        return [tf.sum(x, 0), tf.sum(x, 0, true), tf.sum(x, -2), tf.sum(x, 1)].map((t) => {
+          const v = [...t.shape, ...Array.from(t.dataSync())];
+          t.dispose();
+          return v;
+        });
+      };
+      assert.deepEqual(run(ours.kernelFunc), run(stockFunc), `${rows}x${cols}`);
+      x.dispose();
+    }
+  } finally {
+    use(ours.kernelFunc);
+  }
+});
