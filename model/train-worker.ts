@@ -15,6 +15,7 @@ import { disposeInputs, prepareInputs, type ClayBatch } from './inputs.ts';
 import { maskFromNoise } from './masking.ts';
 import { initParams, paramsFromTorch, toTorchLayout, type ClayParams } from './params.ts';
 import { computeGradients } from './trainer.ts';
+import { copyTensorData } from './tensor-data.ts';
 
 /** Data a worker starts with. */
 export interface WorkerInit {
@@ -77,13 +78,16 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
       disposeInputs(inputs);
       let total = 0;
       for (const v of params.vars.values()) total += v.size;
-      const flat = tf.tidy(() => tf.concat([...params.vars.keys()].map((name) => {
+      // Each gradient straight into this worker's slot (no concatenated copy, no intermediate array).
+      const slot = new Float32Array(init.grads, init.index * total * 4, total);
+      let off = 0;
+      for (const [name, v] of params.vars) {
         const g = grads.get(name);
         if (g === undefined) throw new Error(`no gradient for ${name}`);
-        return g.reshape([-1]);
-      })));
-      new Float32Array(init.grads, init.index * total * 4, total).set(flat.dataSync() as Float32Array);
-      tf.dispose([flat, ...grads.values()]);
+        copyTensorData(g, slot.subarray(off, off + v.size));
+        off += v.size;
+      }
+      tf.dispose([...grads.values()]);
       reply({ type: 'grads', loss, ms: performance.now() - t0 });
     } else if (req.type === 'apply') {
       // The weighted mean of every worker's slot over the owned share (as tensor ops on the whole share: a
@@ -118,7 +122,7 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
       off = start;
       for (let i = first; i < last; i++) {
         const v = (entries[i] as [string, tf.Variable])[1];
-        out.set(v.dataSync() as Float32Array, off);
+        copyTensorData(v, out.subarray(off, off + v.size));
         off += v.size;
       }
       reply({ type: 'applied', ms: performance.now() - t0 });
