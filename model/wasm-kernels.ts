@@ -128,7 +128,11 @@ function matMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
     const outerB = b.shape.slice(0, -2);
     const [m = 0, k = 0] = a.shape.slice(-2);
     const [kb = 0, n = 0] = b.shape.slice(-2);
-    if (tf.util.sizeFromShape(outerA) !== 1 || tf.util.sizeFromShape(outerB) !== 1 || k !== kb || m * k * n === 0) return fallback(args);
+    // One matrix pair, or a batch of them with the same outer shape (no broadcasting): one product each.
+    const count = tf.util.sizeFromShape(outerA);
+    if (count !== tf.util.sizeFromShape(outerB) || (count > 1 && !tf.util.arraysEqual(outerA, outerB)) || k !== kb || count * m * k * n === 0) {
+      return fallback(args);
+    }
     const out = backend.makeOutput([...tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB), m, n], 'float32');
     const held = new Map<number, tf.TensorInfo['dataId']>();
     const scratch = {
@@ -143,7 +147,8 @@ function matMulKernel(fallback: tf.KernelFunc): tf.KernelFunc {
         if (id !== undefined) backend.disposeData(id, true);
       },
     };
-    matmulInto(memory, scratch, backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(b.dataId), backend.getMemoryOffset(out.dataId), m, k, n);
+    const [pa, pb, pc] = [a, b, out].map((t) => backend.getMemoryOffset(t.dataId)) as [number, number, number];
+    for (let i = 0; i < count; i++) matmulInto(memory, scratch, pa + 4 * i * m * k, pb + 4 * i * k * n, pc + 4 * i * m * n, m, k, n);
     return out;
   };
 }

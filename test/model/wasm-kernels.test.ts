@@ -126,15 +126,25 @@ test('our WASM matmul equals XNNPACK\'s bit for bit (partial 4x8 blocks included
       const y = tf.matMul(a, b);
       assert.deepEqual(x.shape, [m, n]);
       assert.deepEqual(Array.from(x.dataSync()), Array.from(y.dataSync()), `${m}x${k} * ${k}x${n}`);
-      // Batch-1 rank 3 takes our path too; transposes and real batches go to the stock kernel.
+      // Batch-1 rank 3 takes our path too; transposes and broadcast batches go to the stock kernel.
       use(ours.kernelFunc);
       const z = tf.matMul(a.reshape([1, m, k]), b.reshape([1, k, n]));
       assert.deepEqual([z.shape, Array.from(z.dataSync())], [[1, m, n], Array.from(y.dataSync())]);
       tf.dispose([a, b, x, y, z]);
     }
+    // A batch: one product per pair, each equal to the 2-D product.
+    const a3 = tf.tensor3d(randn(3 * 6 * 5, rng), [3, 6, 5]);
+    const b3 = tf.tensor3d(randn(3 * 5 * 9, rng), [3, 5, 9]);
+    const batched = tf.matMul(a3, b3);
+    const each = tf.concat([0, 1, 2].map((i) => tf.matMul(a3.slice([i, 0, 0], [1, 6, 5]).reshape([6, 5]) as tf.Tensor2D,
+      b3.slice([i, 0, 0], [1, 5, 9]).reshape([5, 9]) as tf.Tensor2D)));
+    assert.deepEqual([batched.shape, Array.from(batched.dataSync())], [[3, 6, 9], Array.from(each.dataSync())]);
+    tf.dispose([a3, b3, batched, each]);
     const t = tf.matMul(tf.ones([2, 3, 4]), tf.ones([2, 5, 4]), false, true);
     assert.deepEqual([t.shape, t.dataSync()[0]], [[2, 3, 5], 4]);
-    t.dispose();
+    const u = tf.matMul(tf.ones([1, 3, 4]), tf.ones([2, 4, 5]));
+    assert.deepEqual([u.shape, u.dataSync()[0]], [[2, 3, 5], 4]);
+    tf.dispose([t, u]);
   } finally {
     use(ours.kernelFunc);
   }
