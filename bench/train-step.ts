@@ -5,6 +5,7 @@
  * shapes when Debian's python3-torch is installed (/usr/bin/python3), and the ratio to it.
  *
  *   node --import tsx bench/train-step.ts [--backends wasm,cpu] [--workers 0,2] [--steps 3] [--cpu-budget 60]
+ *     [--cases tiny-128-16,small-512-32]   (default: every case; a case is size-image-patch)
  *
  * Each measurement runs in its own process (bench/train-step-child.ts) so peak RSS is its own. The CPU
  * backend is skipped for a configuration whose predicted step time (from its measured GFLOP/s on a
@@ -29,6 +30,11 @@ const CASES: Case[] = [
   { size: 'tiny', img: 512, patch: 32, batch: 2 },
   { size: 'small', img: 512, patch: 32, batch: 1 },
 ];
+
+/** A case's name for --cases: size-image-patch (`tiny-128-16`). */
+function caseName(c: Case): string {
+  return `${c.size}-${c.img}-${c.patch}`;
+}
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -89,12 +95,15 @@ function main(): void {
   const backends = arg('backends', 'node-gpu,node,wasm,cpu').split(',').filter(backendAvailable);
   const workerCounts = arg('workers', `0,${Math.min(2, cpus().length)}`).split(',').map(Number);
   const hasTorch = torchAvailable();
+  const wanted = arg('cases', CASES.map(caseName).join(',')).split(',');
+  const cases = CASES.filter((c) => wanted.includes(caseName(c)));
+  if (cases.length === 0) throw new Error(`--cases: none of ${wanted.join(', ')}; known: ${CASES.map(caseName).join(', ')}`);
   console.log(`# clay train-step bench: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
     `backends ${backends.join(', ')}, torch ${hasTorch ? 'yes' : 'no (python3-torch not installed)'}`);
   console.log('config            backend workers  s/step  samples/s  GFLOP/s  peakRSS_MiB  est_MiB  torch_s(1t/2t)  ratio_vs_best_torch');
   const cpuGflops: number[] = [];
   const profiles: string[] = [];
-  for (const c of CASES) {
+  for (const c of cases) {
     const cfg = clayConfig(c.size, { imageSize: c.img, patchSize: c.patch });
     const flops = trainStepFlops(cfg, c.batch);
     let torchBest: number | null = null;

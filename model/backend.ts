@@ -52,7 +52,9 @@ async function tryLoad(choice: BackendChoice): Promise<string | null> {
     }
     if (choice === 'wasm') {
       await import('@tensorflow/tfjs-backend-wasm');
-      return (await tf.setBackend('wasm')) ? 'wasm' : null;
+      if (!(await tf.setBackend('wasm'))) return null;
+      (await import('./wasm-kernels.ts')).registerWasmKernels();
+      return 'wasm';
     }
     return (await tf.setBackend('cpu')) ? 'cpu' : null;
   } catch {

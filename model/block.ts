@@ -6,6 +6,7 @@
  * parameter gradients. It also means fewer, larger kernels, and every matmul transposes explicitly.
  */
 import * as tf from '@tensorflow/tfjs';
+import { attentionBackward, attentionForward } from './attention.ts';
 import { geluDerivative, layerNormBackward, normalCdf, normalizeRows, swapLast } from './ops.ts';
 import type { Taps } from './transformer.ts';
 
@@ -36,18 +37,6 @@ export interface BlockShape {
 
 const mm = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
 
-/** Column block h of rows b of a `[B*n, C]` matrix: `[n, dh]` at rows b*n.., columns off + h*dh... */
-function headSlice(t: tf.Tensor, s: BlockShape, b: number, h: number, off: number): tf.Tensor {
-  return tf.slice(t, [b * s.seq, off + h * s.dimHead], [s.seq, s.dimHead]);
-}
-
-/** Per-(sample, head) `[n, dh]` pieces back into `[B*n, H*dh]` (index b*H + h). */
-function joinHeads(parts: tf.Tensor[], s: BlockShape): tf.Tensor {
-  const rows: tf.Tensor[] = [];
-  for (let b = 0; b < s.batch; b++) rows.push(tf.concat(parts.slice(b * s.heads, (b + 1) * s.heads), 1));
-  return tf.concat(rows, 0);
-}
-
 /**
  * y = x + a + f with a = Attention(x), f = FeedForward(x + a), on x `[B, n, d]`. Taps `attnTap`/`ffTap`
  * receive a and f (before the residual adds) during the forward.
@@ -56,8 +45,6 @@ export function transformerBlock(
   x: tf.Tensor, p: BlockParams, s: BlockShape, taps?: Taps, attnTap = 'attn.out', ffTap = 'ff.out',
 ): tf.Tensor {
   const d = x.shape[2] ?? 0;
-  const inner = s.heads * s.dimHead;
-  const scale = s.dimHead ** -0.5;
   const withOut = p.wo !== null && p.bo !== null;
   const inputs: tf.Tensor[] = [x.reshape([-1, d]), p.ln1g, p.ln1b, p.wqkv, p.ln2g, p.ln2b, p.w1, p.b1, p.w2, p.b2];
   if (withOut && p.wo !== null && p.bo !== null) inputs.push(p.wo, p.bo);
@@ -70,35 +57,8 @@ export function transformerBlock(
     // Attention.
     const [xhat1, rstd1] = normalizeRows(x2);
     const h1 = tf.add(tf.mul(xhat1, ln1g), ln1b);
-    // Attention per (sample, head) with 2-D matmuls: on WASM a batched matmul (batch > 1) runs ~9x
-    // slower than the same work as 2-D products. Scaling q rather than the scores: same product up to
-    // rounding, fewer multiplies.
-    const qkv = mm(h1, wqkv);
-    const qs: tf.Tensor[] = [];
-    const ks: tf.Tensor[] = [];
-    const vs: tf.Tensor[] = [];
-    const as: tf.Tensor[] = [];
-    const os: tf.Tensor[] = [];
-    for (let b = 0; b < s.batch; b++) {
-      for (let h = 0; h < s.heads; h++) {
-        const [o, ...kept] = tf.tidy(() => {
-          const q = tf.mul(headSlice(qkv, s, b, h, 0), scale);
-          const k = headSlice(qkv, s, b, h, inner);
-          const v = headSlice(qkv, s, b, h, 2 * inner);
-          const attn = tf.softmax(mm(q, tf.transpose(k)));
-          return s.training ? [mm(attn, v), q, k, v, attn] : [mm(attn, v)];
-        }) as [tf.Tensor, ...tf.Tensor[]];
-        os.push(o);
-        if (kept.length === 4) {
-          const [q, k, v, attn] = kept as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-          qs.push(q);
-          ks.push(k);
-          vs.push(v);
-          as.push(attn);
-        }
-      }
-    }
-    const ot = joinHeads(os, s);
+    // Per (sample, head) with 2-D matmuls: on WASM a batched matmul (batch > 1) runs ~9x slower.
+    const { out: ot, saved: attnSaved } = attentionForward(mm(h1, wqkv), s, s.training);
     const a = wo !== null && bo !== null ? tf.add(mm(ot, wo), bo) : ot;
     taps?.(attnTap, a.reshape([s.batch, s.seq, d]));
     const mid = tf.add(x2, a);
@@ -109,7 +69,7 @@ export function transformerBlock(
     const cdf = normalCdf(u);
     const ffo = tf.add(mm(tf.mul(u, cdf), w2), b2);
     taps?.(ffTap, ffo.reshape([s.batch, s.seq, d]));
-    save([xhat1, rstd1, ot, xhat2, rstd2, u, cdf, ...qs, ...ks, ...vs, ...as]);
+    save([xhat1, rstd1, ot, xhat2, rstd2, u, cdf, ...attnSaved]);
     return {
       value: tf.add(mid, ffo),
       // tfjs runs a custom gradFunc outside any tidy: without this one, every temporary of every block's
@@ -117,9 +77,6 @@ export function transformerBlock(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
         const [sx1, sr1, sot, sx2, sr2, su, scdf] = saved as [
           tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        const nh = s.batch * s.heads;
-        const per = (i: number): tf.Tensor[] => saved.slice(7 + i * nh, 7 + (i + 1) * nh);
-        const [sq, sk, sv, sa] = [per(0), per(1), per(2), per(3)];
         // FeedForward backward (h2 and gelu output recomputed: cheap, saves two [B*n, .] buffers).
         const g = tf.mul(su, scdf);
         const dw2 = mm(swapLast(g), dy);
@@ -137,22 +94,7 @@ export function transformerBlock(
           extra.push(mm(swapLast(sot), dmid), tf.sum(dmid, 0));
           dot = mm(dmid, swapLast(wo));
         }
-        const dqs: tf.Tensor[] = [];
-        const dks: tf.Tensor[] = [];
-        const dvs: tf.Tensor[] = [];
-        for (let b = 0; b < s.batch; b++) {
-          for (let h = 0; h < s.heads; h++) {
-            const i = b * s.heads + h;
-            const [q, k, v, attn] = [sq[i], sk[i], sv[i], sa[i]] as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-            const dO = headSlice(dot, s, b, h, 0);
-            const dA = mm(dO, tf.transpose(v));
-            dvs.push(mm(tf.transpose(attn), dO));
-            const dS = tf.mul(attn, tf.sub(dA, tf.sum(tf.mul(dA, attn), -1, true)));
-            dqs.push(tf.mul(mm(dS, k), scale));
-            dks.push(mm(tf.transpose(dS), q));
-          }
-        }
-        const dqkv = tf.concat([joinHeads(dqs, s), joinHeads(dks, s), joinHeads(dvs, s)], 1);
+        const dqkv = attentionBackward(dot, saved.slice(7), s);
         const hh1 = tf.add(tf.mul(sx1, ln1g), ln1b);
         const dwqkv = mm(swapLast(hh1), dqkv);
         const [dxLn, dln1g, dln1b] = layerNormBackward(mm(dqkv, swapLast(wqkv)), sx1, sr1, ln1g);

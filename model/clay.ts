@@ -163,7 +163,8 @@ export class ClayModel {
     const heads = BAND_GROUPS.map((g) => ({
       w: this.p(`decoder.embed_to_pixels.${g.name}.weight`), b: this.p(`decoder.embed_to_pixels.${g.name}.bias`),
     }));
-    const weights = headLossWeights(this.cfg, mask).map((w, i) => tf.tensor2d(w, targets[i]?.shape ?? [0, 0]));
+    const rows = inputs.batch * this.sizes.L;
+    const weights = headLossWeights(this.cfg, mask).map((w) => tf.tensor2d(w, [rows, w.length / rows]));
     return { loss: headsLoss(tokens, heads, targets, weights), tokens };
   }
 

@@ -35,9 +35,10 @@ export function headTargets(cfg: ClayConfig, batch: number, pixels: Float32Array
         for (let y = 0; y < H; y++) {
           const row = Math.floor(y / P);
           const p1 = y % P;
-          for (let x = 0; x < H; x++) {
-            const l = row * side + Math.floor(x / P);
-            out[((b * L + l) * PP + p1 * P + (x % P)) * C + ci] = pixels[plane + y * H + x] ?? 0;
+          for (let col = 0; col < side; col++) {
+            const src = plane + y * H + col * P;
+            let o = ((b * L + row * side + col) * PP + p1 * P) * C + ci;
+            for (let p2 = 0; p2 < P; p2++, o += C) out[o] = pixels[src + p2] ?? 0;
           }
         }
       }
@@ -47,8 +48,9 @@ export function headTargets(cfg: ClayConfig, batch: number, pixels: Float32Array
 }
 
 /**
- * Loss weights in each head's layout: mask[b, group(band off_g + ci), l] / |that group| / PP / (masked
- * tokens), so that the loss is sum(weight * (prediction - target)^2).
+ * Loss weights of each head per (row b*L + l, channel ci), `[B*L, C_g]`: mask[b, group(band off_g + ci), l]
+ * / |that group| / PP / (masked tokens), the same for every pixel of the patch (headsLoss broadcasts them
+ * over P*P), so that the loss is sum(weight * (prediction - target)^2).
  */
 export function headLossWeights(cfg: ClayConfig, mask: Mask): Float32Array[] {
   const { L, GL, PP } = derive(cfg);
@@ -58,15 +60,13 @@ export function headLossWeights(cfg: ClayConfig, mask: Mask): Float32Array[] {
   return BAND_GROUPS.map((g, gi) => {
     const C = g.bands.length;
     const off = HEAD_OFFSETS[gi] ?? 0;
-    const out = new Float32Array(B * L * PP * C);
+    const out = new Float32Array(B * L * C);
     for (let b = 0; b < B; b++) {
       for (let l = 0; l < L; l++) {
         for (let ci = 0; ci < C; ci++) {
           const lg = GROUP_OF_BAND[off + ci] ?? 0;
           const size = BAND_GROUPS[lg]?.bands.length ?? 1;
-          const w = (mask.maskedMatrix[b * GL + lg * L + l] ?? 0) / size / PP / count;
-          const base = (b * L + l) * PP * C + ci;
-          for (let p = 0; p < PP; p++) out[base + p * C] = w;
+          out[(b * L + l) * C + ci] = (mask.maskedMatrix[b * GL + lg * L + l] ?? 0) / size / PP / count;
         }
       }
     }
@@ -81,9 +81,9 @@ export interface HeadParams {
 }
 
 /**
- * Loss of the decoder tokens `[B, G*L, Dd]` (group-major) through the heads against `targets` with
- * `weights` (both per head, from headTargets/headLossWeights as tensors). One op; its gradient flows to
- * the tokens and every head.
+ * Loss of the decoder tokens `[B, G*L, Dd]` (group-major) through the heads against `targets`
+ * (`[B*L, P*P*C_g]`) with `weights` (`[B*L, C_g]`), both per head, from headTargets/headLossWeights as
+ * tensors. One op; its gradient flows to the tokens and every head.
  */
 export function headsLoss(tokens: tf.Tensor, heads: readonly HeadParams[], targets: readonly tf.Tensor[], weights: readonly tf.Tensor[]): tf.Scalar {
   const [B, GL, Dd] = tokens.shape as [number, number, number];
@@ -101,7 +101,10 @@ export function headsLoss(tokens: tf.Tensor, heads: readonly HeadParams[], targe
       const b = args[2 + 2 * g] as tf.Tensor;
       const t = tf.slice(tok, [0, g * L, 0], [B, L, Dd]).reshape([B * L, Dd]);
       const diff = tf.sub(tf.add(tf.matMul(t as tf.Tensor2D, w as tf.Tensor2D), b), targets[g] as tf.Tensor);
-      const wd = tf.mul(diff, weights[g] as tf.Tensor);
+      const wg = weights[g] as tf.Tensor;
+      const C = wg.shape[1] ?? 1;
+      // The (P*P, C) row times the weight of each channel, broadcast over the pixels of the patch.
+      const wd = tf.mul(diff.reshape([B * L, -1, C]), wg.reshape([B * L, 1, C])).reshape(diff.shape);
       loss = tf.add(loss, tf.sum(tf.mul(wd, diff)));
       rows.push(t);
       scaled.push(tf.mul(wd, 2));
