@@ -76,7 +76,7 @@ export const op = {
   end: [0x0b],
   br: (depth: number): number[] => [0x0c, ...uleb(depth)],
   brIf: (depth: number): number[] => [0x0d, ...uleb(depth)],
-  /** v128.load / store with a constant byte offset (alignment hint 0: any address works). */
+  /** v128.load / store with a constant byte offset (alignment hint 0: every address works). */
   load: (offset = 0): number[] => [0xfd, 0x00, 0, ...uleb(offset)],
   store: (offset = 0): number[] => [0xfd, 0x0b, 0, ...uleb(offset)],
   /** v128.load32_splat: one float from memory into all four lanes. */
