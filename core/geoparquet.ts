@@ -278,11 +278,6 @@ function parseGeo(text: string, fail: ReadError): GeoMetadata {
   return { version: json.version, primary_column: json.primary_column, columns };
 }
 
-/** A leaf's non-null values as a plain array (for the scalar column types). */
-function scalarValues(leaf: Leaf): readonly (number | boolean | Uint8Array | bigint)[] {
-  return leaf.data.physical === 'BOOLEAN' || leaf.data.physical === 'BYTE_ARRAY' ? leaf.data.values : Array.from<number | bigint>(leaf.data.values);
-}
-
 /** Row values of a top-level leaf: its values with nulls where the definition level says so. */
 function withNulls<T>(leaf: Leaf, values: readonly T[]): (T | null)[] {
   if (leaf.maxDef === 0) return [...values];
@@ -295,7 +290,7 @@ function withNulls<T>(leaf: Leaf, values: readonly T[]): (T | null)[] {
 const text = new TextDecoder('utf-8', { fatal: true });
 
 /** Rows of a three-level list column (no null lists, no null elements): the element values per row. */
-function listRows<T>(node: SchemaNode, leaf: Leaf, values: readonly T[], fail: ReadError): T[][] {
+function listRows<T>(node: SchemaNode, leaf: Leaf, values: ArrayLike<T>, fail: ReadError): T[][] {
   const outerDef = node.repetition === 'optional' ? 1 : 0;
   const rows: T[][] = [];
   let k = 0;
@@ -331,7 +326,7 @@ function readColumn(node: SchemaNode, leaf: Leaf, fail: ReadError): Column {
   if (node.logical === 'LIST' && node.children?.length === 1 && node.children[0]!.repetition === 'repeated' && element?.children === undefined && leaf.maxRep === 1) {
     if (data.physical === 'BYTE_ARRAY' && element?.logical === 'STRING') return { name, type: 'list<utf8>', values: listRows(node, leaf, data.values.map((b) => text.decode(b)), fail) };
     if (data.physical === 'FLOAT') {
-      const lengths = listRows(node, leaf, new Array<number>(data.values.length).fill(0), fail).map((r) => r.length);
+      const lengths = listRows(node, leaf, data.values, fail).map((r) => r.length);
       const size = lengths[0] ?? 0;
       if (lengths.some((l) => l !== size)) throw fail(`column '${name}' holds lists of different lengths, not fixed-size vectors`);
       // Required lists of required floats: the values are the rows, back to back.

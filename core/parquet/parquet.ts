@@ -516,7 +516,7 @@ function concatLevels(parts: Uint8Array[], total: number): Uint8Array {
 }
 
 /** True when the bytes start and end with Parquet's magic number. */
-export function hasParquetMagic(bytes: Uint8Array): boolean {
+function hasParquetMagic(bytes: Uint8Array): boolean {
   const n = bytes.byteLength;
   return n >= 12 && MAGIC.every((b, i) => bytes[i] === b && bytes[n - 4 + i] === b);
 }

@@ -1,7 +1,7 @@
 /**
  * Thrift's compact protocol, the encoding of Parquet's metadata (file footer, page headers): a writer of
- * structs described as field lists, and a reader that returns them as generic values keyed by field id.
- * Only what Parquet uses: bool, i8, i16, i32, i64, double, binary, list, struct.
+ * structs described as field lists (i32, i64, binary, list, struct: what our footers hold), and a reader
+ * that returns them as generic values keyed by field id (also bool, i8, i16, double, set, map).
  */
 
 /** Compact protocol type codes. */
@@ -9,7 +9,6 @@ export const T = { TRUE: 1, FALSE: 2, I8: 3, I16: 4, I32: 5, I64: 6, DOUBLE: 7, 
 
 /** A value to write: typed, so the writer knows the wire type. */
 export type TValue =
-  | { t: 'bool'; v: boolean }
   | { t: 'i32'; v: number }
   | { t: 'i64'; v: number }
   | { t: 'binary'; v: Uint8Array | string }
@@ -22,7 +21,6 @@ export type TStruct = readonly (readonly [id: number, value: TValue | undefined]
 export const i32 = (v: number): TValue => ({ t: 'i32', v });
 export const i64 = (v: number): TValue => ({ t: 'i64', v });
 export const bin = (v: Uint8Array | string): TValue => ({ t: 'binary', v });
-export const bool = (v: boolean): TValue => ({ t: 'bool', v });
 export const struct = (v: TStruct): TValue => ({ t: 'struct', v });
 export const list = (elem: 'i32' | 'binary' | 'struct', v: readonly (number | string | Uint8Array | TStruct)[]): TValue => ({ t: 'list', elem, v });
 
@@ -76,7 +74,6 @@ const encoder = new TextEncoder();
 
 function wireType(v: TValue): number {
   switch (v.t) {
-    case 'bool': return v.v ? T.TRUE : T.FALSE;
     case 'i32': return T.I32;
     case 'i64': return T.I64;
     case 'binary': return T.BINARY;
@@ -105,7 +102,6 @@ export function writeStruct(w: ByteWriter, s: TStruct): void {
     }
     last = id;
     switch (value.t) {
-      case 'bool': break; // carried by the type nibble
       case 'i32': case 'i64': w.zigzag(value.v); break;
       case 'binary': writeBinary(w, value.v); break;
       case 'struct': writeStruct(w, value.v); break;
