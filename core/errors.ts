@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'SAS_HTTP' // the SAS token endpoint failed after retries
   | 'HTTP' // any other HTTP request failed after retries
   | 'HTTP_ABORTED' // the caller's AbortSignal fired
-  | 'COG_CORRUPT' // a GeoTIFF could not be parsed or decoded
+  | 'COG_CORRUPT' // a GeoTIFF could not be parsed or decoded (GDAL could not read it either)
+  | 'COG_UNSUPPORTED' // a valid GeoTIFF using a compression or sample type this reader has no decoder for
   | 'CHIP_CORRUPT' // a chip file is not a readable 13-band float32 chip with CRS and date (the stream skips it)
   | 'BAD_ARGUMENT' // a CLI flag or API option is wrong
   | 'BAD_SAMPLE_FILE' // the MGRS sample file is missing or malformed

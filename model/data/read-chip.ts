@@ -12,7 +12,8 @@
 import { ClayError, errorMessage, isClayError } from '../../core/errors.ts';
 import { halfBitsFromFloat32Bits } from '../../core/float16.ts';
 import { pixelToWorld } from '../../core/grid.ts';
-import { inflateNativeSync, undoPredictor } from '../../pipeline/read/inflate.ts';
+import { inflateNativeSync } from '../../pipeline/read/inflate.ts';
+import { undoPredictor } from '../../pipeline/read/predictor.ts';
 import { gdalDatasetMetadata, readTiffIfd, tagNumber, tagNumbers, tiffGeoreference, type TiffIfd } from '../../pipeline/read/tiff-header.ts';
 import { pointTransform } from '../../pipeline/warp/proj.ts';
 import { Tag } from '../../pipeline/write/tiff-ifd.ts';
@@ -149,7 +150,7 @@ function decodePixels(bytes: Uint8Array, layout: Layout, url: string): Float32Ar
     const y0 = Math.floor(j / across) * bh;
     const rows = layout.strips ? Math.min(bh, height - y0) : bh;
     const words = blockWords(bytes, layout, i, bw * rows * samples, url);
-    undoPredictor(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), layout.predictor, 'float32', bw, rows, samples);
+    undoPredictor(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), layout.predictor, 4, bw, rows, samples);
     const block = { x0, y0, bw, cols: Math.min(bw, width - x0), rows: Math.min(rows, height - y0) };
     if (planar === 1) scatterInterleaved(words, block, table, out, width, height);
     else scatterBand(words, block, table, Math.floor(i / perBand), out, width, height);

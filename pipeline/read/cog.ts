@@ -4,8 +4,9 @@
  * geotiff.js parses the header (IFD, geokeys, tile offsets) through a block source of our own, so every
  * byte goes through `RangeReader` (the HTTP layer: retries, abort, keep-alive, signing). Pixels do not go
  * through geotiff.js' `readRasters`: a window read asks for exactly the internal tiles it intersects,
- * coalesces their byte ranges into few requests (bounded concurrency, `p-limit`), decodes them with native
- * zlib (or geotiff.js' decoder, `decoder: 'geotiff'`, for other codecs or to compare) and keeps decoded
+ * coalesces their byte ranges into few requests (bounded concurrency, `p-limit`), decompresses them (native
+ * zlib, our LZW and PackBits; geotiff.js' ZSTD, LERC and JPEG), then swaps, undoes the predictor and takes
+ * the band out as libtiff does (`tile-decode.ts`), and keeps decoded
  * tiles in a cache bounded in bytes, shared across COGs. Memory is then bounded by the cache and the
  * windows asked for, never by the image. Full-resolution image 0 is read by default; `overview: n` opens
  * the n-th reduced-resolution image instead (GDAL's `-ovr n` numbering: 0 is the first overview), on a grid
@@ -13,16 +14,20 @@
  * size ratio), since COG overview IFDs carry no geokeys of their own.
  *
  * A file geotiff.js cannot parse, a tile that does not decode, or a blob shorter than its header says is
- * COG_CORRUPT naming the URL without its token.
+ * COG_CORRUPT naming the URL without its token (and the tile); a valid file this reader has no decoder for
+ * (a compression or sample type) is COG_UNSUPPORTED naming what it lacks.
  */
 import { GeoTIFF, getDecoder } from 'geotiff';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { ClayError, errorMessage, isClayError } from '../../core/errors.ts';
 import { intersectWindows, pointToArea, type GeoTransform, type Grid, type Window } from '../../core/grid.ts';
-import { inflateNative, undoPredictor } from './inflate.ts';
+import { inflateNative } from './inflate.ts';
+import { lzwDecode } from './lzw.ts';
+import { packBitsDecode } from './packbits.ts';
 import { RangeReader, type BlobAccess } from './range-reader.ts';
 import { coalesceRanges, type ByteRange, type CoalesceOptions } from './ranges.ts';
-import { allocRaster, bytesPerPixel, dtypeOf, rasterFromBytes, type DType, type Raster } from './raster.ts';
+import { allocRaster, type DType, type Raster } from './raster.ts';
+import { rasterDtype, sampleLayout, samplesToRaster, type SampleLayout } from './tile-decode.ts';
 import { TileCache } from './tile-cache.ts';
 
 /** A decoded tile in the cache. */
@@ -31,7 +36,11 @@ export interface CachedTile {
   byteLength: number;
 }
 
-/** Which tile decoder runs: Node's native zlib (default) or geotiff.js' own (pako for DEFLATE). */
+/**
+ * Which decompressors run: ours (default: Node's native zlib for DEFLATE, `lzw.ts`, `packbits.ts`) or
+ * geotiff.js' own (pako for DEFLATE, its LZW and PackBits), to compare. ZSTD, LERC and JPEG are geotiff.js'
+ * either way. Predictors, byte order and band layout are ours in both.
+ */
 export type TileDecoder = 'zlib' | 'geotiff';
 
 /** Options of `Cog.open`. */
@@ -50,11 +59,15 @@ export interface CogOptions extends BlobAccess {
    * A file with fewer overviews is a BAD_ARGUMENT error naming the URL and the count.
    */
   overview?: number;
+  /** The band (sample) to read, 0-based (default 0), of a multi-band file, chunky or planar. */
+  band?: number;
   signal?: AbortSignal;
 }
 
 const COMPRESSION_NONE = 1;
 const DEFLATE = new Set([8, 32946]);
+const LZW = 5;
+const PACKBITS = 32773;
 let nextId = 0;
 
 /** An opened COG: its grid, dtype, nodata, and window reads. */
@@ -80,7 +93,7 @@ export class Cog {
     private readonly options: CogOptions,
     private readonly cache: TileCache<CachedTile>,
     private readonly limit: LimitFunction,
-    private readonly layout: TileLayout,
+    private readonly layout: BlockLayout,
     private readonly decode: (bytes: Uint8Array, rows: number) => Promise<Raster>,
     info: { grid: Grid; dtype: DType; nodata: number | undefined; pixelIsPoint: boolean; overview: number | undefined },
   ) {
@@ -107,29 +120,40 @@ export class Cog {
       const fd = image.getFileDirectory();
       const width = image.getWidth();
       const height = image.getHeight();
-      if (image.getSamplesPerPixel() !== 1) throw corrupt(reader.url, `${image.getSamplesPerPixel()} samples per pixel (only single-band COGs are read)`);
-      const dtype = dtypeOf(image.getSampleFormat(0), image.getBitsPerSample(0));
-      if (!dtype) throw corrupt(reader.url, `unsupported sample format ${image.getSampleFormat(0)} / ${image.getBitsPerSample(0)} bits`);
-      if (!tiff.littleEndian) throw corrupt(reader.url, 'big-endian TIFF (not supported)');
+      const samplesPerPixel = image.getSamplesPerPixel();
+      const band = options.band ?? 0;
+      if (!Number.isInteger(band) || band < 0 || band >= samplesPerPixel) throw new ClayError('BAD_ARGUMENT', `${reader.url} has ${samplesPerPixel} band(s): band ${band} does not exist (0-based)`, { input: reader.url });
+      const bits = numbers(await fd.loadValue('BitsPerSample'));
+      if (bits.some((b) => b !== bits[0])) throw new ClayError('COG_UNSUPPORTED', `${reader.url}: bands of different bit depths (${bits.join(', ')})`, { input: reader.url });
+      const planar = (Number(await fd.loadValue('PlanarConfiguration')) || 1) === 2;
+      const samples = planar ? 1 : samplesPerPixel;
+      const layout = sampleLayout(reader.url, {
+        sampleFormat: image.getSampleFormat(0), bits: image.getBitsPerSample(0), littleEndian: tiff.littleEndian,
+        predictor: Number(await fd.loadValue('Predictor')) || 1, samples, sample: planar ? 0 : band,
+      });
+      const dtype = rasterDtype(layout);
       const tiled = fd.hasTag('TileWidth');
-      const layout: TileLayout = {
+      const blocks: BlockLayout = {
         tileWidth: tiled ? image.getTileWidth() : width,
         tileHeight: tiled ? image.getTileHeight() : Math.min(height, Number(await fd.loadValue('RowsPerStrip')) || height),
         offsets: numbers(await fd.loadValue(tiled ? 'TileOffsets' : 'StripOffsets')),
         counts: numbers(await fd.loadValue(tiled ? 'TileByteCounts' : 'StripByteCounts')),
         tiled,
+        bandOffset: 0,
       };
+      const perBand = Math.ceil(width / blocks.tileWidth) * Math.ceil(height / blocks.tileHeight);
+      if (planar) blocks.bandOffset = band * perBand;
+      if (blocks.offsets.length < blocks.bandOffset + perBand || blocks.counts.length < blocks.bandOffset + perBand) {
+        throw corrupt(reader.url, `${Math.min(blocks.offsets.length, blocks.counts.length)} tile offsets/byte counts for ${planar ? samplesPerPixel * perBand : perBand} tiles`);
+      }
       const compression = Number(await fd.loadValue('Compression')) || COMPRESSION_NONE;
-      const predictor = Number(await fd.loadValue('Predictor')) || 1;
       const fd0 = first.getFileDirectory();
       const geo = geoOf(first.getGeoKeys(), await fd0.loadValue('ModelTransformation'), await fd0.loadValue('ModelTiepoint'), await fd0.loadValue('ModelPixelScale'), reader.url);
       const nodata = image.getGDALNoData() ?? first.getGDALNoData() ?? undefined;
-      const decoder = options.decoder ?? 'zlib';
-      const decode = decoder === 'zlib' && (DEFLATE.has(compression) || compression === COMPRESSION_NONE)
-        ? zlibDecoder(compression, predictor, dtype, layout.tileWidth)
-        : await geotiffDecoder(compression, fd, dtype, layout.tileWidth);
+      const codec = await codecFor(compression, options.decoder ?? 'zlib', fd, layout, blocks.tileWidth, reader.url);
+      const decode = (bytes: Uint8Array, rows: number): Promise<Raster> => decodeBlock(codec, bytes, layout, blocks.tileWidth, rows);
       const grid: Grid = { epsg: geo.epsg, transform: scaleTransform(geo.transform, first.getWidth() / width, first.getHeight() / height), width, height };
-      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), layout, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview });
+      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), blocks, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview });
     } catch (err) {
       if (isClayError(err)) throw err;
       if (signal?.aborted) throw new ClayError('HTTP_ABORTED', `read of ${reader.url} aborted`, { input: reader.url, cause: signal.reason });
@@ -139,8 +163,8 @@ export class Cog {
 
   /** Byte range of internal tile (tx, ty) in the file (length 0: a sparse tile). */
   tileByteRange(tx: number, ty: number): { offset: number; length: number } {
-    const index = ty * this.tilesAcross + tx;
-    return { offset: this.layout.offsets[index] ?? 0, length: this.layout.counts[index] ?? 0 };
+    const block = ty * this.tilesAcross + tx + this.layout.bandOffset;
+    return { offset: this.layout.offsets[block] ?? 0, length: this.layout.counts[block] ?? 0 };
   }
 
   /** Size of the blob in bytes, once known. */
@@ -178,8 +202,8 @@ export class Cog {
     for (const { tx, ty } of tiles) {
       const index = ty * this.tilesAcross + tx;
       const key = `${this.id}/${index}`;
-      const offset = this.layout.offsets[index];
-      const length = this.layout.counts[index];
+      const offset = this.layout.offsets[index + this.layout.bandOffset];
+      const length = this.layout.counts[index + this.layout.bandOffset];
       if (offset === undefined || length === undefined) throw corrupt(this.url, `no offset for tile ${index}`);
       if (length > 0 && !this.cache.has(key)) wanted.push({ key: { key, index }, offset, length });
     }
@@ -189,12 +213,25 @@ export class Cog {
       const bytes = this.limit(() => this.reader.read(group.offset, group.length, signal ? { signal } : {}));
       bytes.catch(() => undefined); // observed through the member promises below
       for (const m of group.members) {
-        pending.set(m.key.key, bytes.then((b) => this.decodeTile(b.subarray(m.offset - group.offset, m.offset - group.offset + m.length), m.key.index)));
+        const tile = m.key.index + this.layout.bandOffset;
+        const alone = (err: unknown): never => {
+          // Bytes past the end of the blob: name the tile, as GDAL's "Read error at tile N" does.
+          if (isClayError(err, 'COG_CORRUPT')) throw corrupt(this.url, `tile ${tile} (bytes ${m.offset}..${m.offset + m.length - 1}) cannot be read: ${err.message}`, err);
+          throw err;
+        };
+        pending.set(m.key.key, bytes.then(
+          (b) => this.decodeTile(b.subarray(m.offset - group.offset, m.offset - group.offset + m.length), m.key.index),
+          (err: unknown) => {
+            if (!isClayError(err, 'COG_CORRUPT') || group.members.length === 1) return alone(err);
+            // A coalesced range ran past the end: each of its tiles on its own, so only the missing ones fail.
+            return this.limit(() => this.reader.read(m.offset, m.length, signal ? { signal } : {})).then((b) => this.decodeTile(b, m.key.index), alone);
+          },
+        ));
       }
     }
     return Promise.all(tiles.map(({ tx, ty }) => {
       const index = ty * this.tilesAcross + tx;
-      if (this.layout.counts[index] === 0) return undefined;
+      if (this.layout.counts[index + this.layout.bandOffset] === 0) return undefined;
       const key = `${this.id}/${index}`;
       return this.cache.getOrLoad(key, () => pending.get(key) ?? Promise.reject(new ClayError('INTERNAL', `tile ${key} was neither cached nor requested`)));
     }));
@@ -208,7 +245,8 @@ export class Cog {
     try {
       raster = await this.decode(bytes, rows);
     } catch (err) {
-      throw corrupt(this.url, `tile ${index} does not decode: ${errorMessage(err)}`, err);
+      if (isClayError(err)) throw err;
+      throw corrupt(this.url, `tile ${index + this.layout.bandOffset} does not decode: ${errorMessage(err)}`, err);
     }
     const stats = this.reader.stats;
     stats.decodeMs += performance.now() - started;
@@ -219,40 +257,70 @@ export class Cog {
 }
 
 /** Where the tiles (or strips) are. */
-interface TileLayout {
+interface BlockLayout {
   tileWidth: number;
   tileHeight: number;
+  /** Every tile's (strip's) offset and byte count, all bands' when planar. */
   offsets: number[];
   counts: number[];
   tiled: boolean;
+  /** Index of the band read's first tile in `offsets` (0 unless planar). */
+  bandOffset: number;
 }
 
-function zlibDecoder(compression: number, predictor: number, dtype: DType, width: number): (bytes: Uint8Array, rows: number) => Promise<Raster> {
-  const size = bytesPerPixel(dtype);
-  return async (bytes, rows) => {
-    const needed = width * rows * size;
-    const raw = compression === COMPRESSION_NONE ? bytes.slice() : await inflateNative(bytes, needed);
-    if (raw.byteLength < needed) throw new Error(`decoded ${raw.byteLength} of ${needed} bytes`);
-    const own = raw.byteOffset % size === 0 ? raw : raw.slice();
-    undoPredictor(own, predictor, dtype, width, rows);
-    return rasterFromBytes(dtype, own, width, rows);
-  };
+/** A decompressor: the tile's stored bytes to its decompressed bytes (`native`: finished samples in machine order). */
+interface Codec {
+  decompress: (bytes: Uint8Array, expected: number) => Promise<Uint8Array>;
+  native: boolean;
 }
 
-async function geotiffDecoder(compression: number, fd: GeoFileDirectory, dtype: DType, width: number): Promise<(bytes: Uint8Array, rows: number) => Promise<Raster>> {
+/** TIFF Compression tag values, named as GDAL names them, for messages. */
+const COMPRESSION_NAMES: Record<number, string> = {
+  1: 'NONE', 2: 'CCITTRLE', 3: 'CCITTFAX3', 4: 'CCITTFAX4', 5: 'LZW', 6: 'OJPEG', 7: 'JPEG', 8: 'DEFLATE', 32946: 'DEFLATE (Adobe)',
+  32773: 'PACKBITS', 34712: 'JPEG2000', 34887: 'LERC', 34925: 'LZMA', 50000: 'ZSTD', 50001: 'WEBP', 50002: 'JXL',
+};
+
+/** Compressions geotiff.js decodes for us (DEFLATE, LZW and PackBits too, with `decoder: 'geotiff'`, to compare). */
+const GEOTIFF_CODECS = new Set([5, 7, 8, 32946, 32773, 34887, 50000]);
+
+/** The decompressor of `compression`, or COG_UNSUPPORTED naming it. */
+async function codecFor(compression: number, decoder: TileDecoder, fd: GeoFileDirectory, layout: SampleLayout, width: number, url: string): Promise<Codec> {
+  if (compression === COMPRESSION_NONE) return { decompress: async (bytes) => bytes.slice(), native: false };
+  if (decoder === 'zlib') {
+    if (DEFLATE.has(compression)) return { decompress: (bytes, expected) => inflateNative(bytes, expected), native: false };
+    if (compression === LZW) return { decompress: async (bytes, expected) => lzwDecode(bytes, expected), native: false };
+    if (compression === PACKBITS) return { decompress: async (bytes, expected) => packBitsDecode(bytes, expected), native: false };
+  }
+  const name = COMPRESSION_NAMES[compression] ?? `compression ${compression}`;
+  if (!GEOTIFF_CODECS.has(compression)) throw new ClayError('COG_UNSUPPORTED', `${url}: ${name} compression is not supported (NONE, DEFLATE, LZW, ZSTD, PACKBITS, LERC and JPEG are)`, { input: url });
+  const jpeg = compression === 7;
+  if (jpeg && layout.bits !== 8) throw new ClayError('COG_UNSUPPORTED', `${url}: ${layout.bits}-bit JPEG is not supported (8-bit is)`, { input: url });
+  if (jpeg && Number(await fd.loadValue('PhotometricInterpretation')) === 6) {
+    throw new ClayError('COG_UNSUPPORTED', `${url}: JPEG in YCbCr (PHOTOMETRIC=YCBCR) is not supported (its chroma upsampling and colour conversion would not match GDAL's)`, { input: url });
+  }
+  // geotiff.js' decoders undo no predictor through decodeBlock: predictor, byte order and sample layout stay ours.
   const params = {
-    tileWidth: width,
-    tileHeight: 0,
-    planarConfiguration: Number(await fd.loadValue('PlanarConfiguration')) || 1,
-    bitsPerSample: bytesPerPixel(dtype) * 8,
-    predictor: Number(await fd.loadValue('Predictor')) || 1,
+    tileWidth: width, tileHeight: 0, planarConfiguration: layout.samples > 1 ? 1 : 2, bitsPerSample: layout.bits, predictor: 1,
+    ...(jpeg ? { JPEGTables: await fd.loadValue('JPEGTables') } : {}),
+    ...(compression === 34887 ? { LercParameters: await fd.loadValue('LercParameters') } : {}),
   };
-  return async (bytes, rows) => {
-    const decoder = await getDecoder(compression, { ...params, tileHeight: rows });
-    const copy = bytes.slice();
-    const out = new Uint8Array(await decoder.decode(copy.buffer));
-    return rasterFromBytes(dtype, out, width, rows);
+  const native = jpeg || compression === 34887;
+  return {
+    native,
+    decompress: async (bytes, expected) => {
+      const codec = await getDecoder(compression, { ...params, tileHeight: expected / (width * layout.samples * (layout.bits / 8)) });
+      const out = await codec.decodeBlock(bytes.slice().buffer);
+      return new Uint8Array(out);
+    },
   };
+}
+
+/** One tile: decompressed, then swapped, predictor undone, the band taken out (`tile-decode.ts`). */
+async function decodeBlock(codec: Codec, bytes: Uint8Array, layout: SampleLayout, width: number, rows: number): Promise<Raster> {
+  const expected = width * rows * layout.samples * (layout.bits / 8);
+  const raw = await codec.decompress(bytes, expected);
+  if (raw.byteLength < expected) throw new Error(`decoded ${raw.byteLength} of ${expected} bytes`);
+  return samplesToRaster(raw, layout, width, rows, codec.native);
 }
 
 /** A geotiff.js image. */
