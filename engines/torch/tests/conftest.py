@@ -1,0 +1,8 @@
+"""pytest configuration: the package under test is `engines/torch/clay_torch`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
