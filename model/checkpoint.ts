@@ -21,11 +21,10 @@ import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { ClayError, errorMessage } from '../core/errors.ts';
-import type { AdamW } from './adamw.ts';
 import { validateConfig, type ClayConfig } from './config.ts';
-import { fromTorchLayout, toTorchLayout, type ClayParams } from './params.ts';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
-import { paramsFromStateDict, stateDict } from './weights.ts';
+import { fromTorchLayout, type ClayParams } from './params.ts';
+import { decodeSafetensors, type NamedTensor } from './safetensors.ts';
+import { paramsFromStateDict } from './weights.ts';
 
 export const CHECKPOINT_FORMAT = 'clay-checkpoint/1';
 export const WEIGHTS_FILE = 'weights.safetensors';
@@ -82,35 +81,20 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
 
-function optimizerTensors(params: ClayParams, optimizer: AdamW): NamedTensor[] {
-  const out: NamedTensor[] = [];
-  for (const spec of params.specs) {
-    const m = optimizer.moments(spec.name);
-    if (m === undefined) continue;
-    for (const [suffix, v] of [['exp_avg', m.expAvg], ['exp_avg_sq', m.expAvgSq]] as const) {
-      const t = toTorchLayout(spec, v);
-      const data = Float32Array.from(t.dataSync() as Float32Array);
-      t.dispose();
-      out.push({ name: `${spec.name}.${suffix}`, shape: spec.torchShape, data });
-    }
-  }
-  return out;
-}
-
 /**
- * Writes a checkpoint under `{out}/checkpoints/` and points `latest.json` at it; keeps the newest `keep`
+ * Writes a checkpoint under `{out}/checkpoints/` (the engine's state through `writeState`, then the meta) and
+ * points `latest.json` at it; keeps the newest `keep`
  * checkpoints (older ones are removed after the new one is in place). Returns the checkpoint's folder.
  */
-export async function saveCheckpoint(out: string, params: ClayParams, optimizer: AdamW, meta: CheckpointMeta, keep = 3): Promise<string> {
+export async function saveCheckpoint(out: string, writeState: (dir: string, metadata: Record<string, string>) => Promise<void>, meta: CheckpointMeta, keep = 3): Promise<string> {
   const root = join(out, CHECKPOINTS_DIR);
   const name = checkpointName(meta.step);
   const final = join(root, name);
   const tmp = join(root, `.${name}.partial-${process.pid}-${randomBytes(6).toString('hex')}`);
   try {
     await mkdir(tmp, { recursive: true });
-    const runMeta = { format: 'pt', step: String(meta.step) };
-    await writeFile(join(tmp, WEIGHTS_FILE), encodeSafetensors(stateDict(params), runMeta));
-    await writeFile(join(tmp, OPTIMIZER_FILE), encodeSafetensors(optimizerTensors(params, optimizer), runMeta));
+    // The engine writes WEIGHTS_FILE and OPTIMIZER_FILE (PyTorch names and layouts) into the hidden folder.
+    await writeState(tmp, { format: 'pt', step: String(meta.step) });
     await writeFile(join(tmp, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
     // A checkpoint of the same step from an earlier attempt is replaced whole.
     await rm(final, { recursive: true, force: true });

@@ -51,8 +51,12 @@ export function maskFromNoise(cfg: ClayConfig, batch: number, noise: Float32Arra
   return { batch, randomIndices, reverseIndices, maskedIndices, unmaskedIndices, maskedMatrix };
 }
 
-/** A seeded random mask (normal noise, as v0's torch.randn; not the same stream). */
+/** The noise `[B, GL]` of a seeded random mask (normal, as v0's torch.randn; not the same stream). */
+export function maskNoise(cfg: ClayConfig, batch: number, seed: number): Float32Array {
+  return randn(batch * derive(cfg).GL, mulberry32(seed));
+}
+
+/** A seeded random mask: the argsort of `maskNoise`. */
 export function randomMask(cfg: ClayConfig, batch: number, seed: number): Mask {
-  const { GL } = derive(cfg);
-  return maskFromNoise(cfg, batch, randn(batch * GL, mulberry32(seed)));
+  return maskFromNoise(cfg, batch, maskNoise(cfg, batch, seed));
 }

@@ -10,19 +10,17 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { ClayError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { ClayModel } from './clay.ts';
-import { CHECKPOINTS_DIR, counterSeed, loadCheckpoint, resolveCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.ts';
+import { CHECKPOINTS_DIR, counterSeed, readCheckpointMeta, resolveCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.ts';
 import { NUM_BANDS, type ClayConfig } from './config.ts';
 import type { ChipBatch } from './data/types.ts';
-import { disposeInputs, prepareInputs, type ClayBatch } from './inputs.ts';
+import type { EngineBatch, EngineStart, TrainEngine } from './engine.ts';
+import type { ClayBatch } from './inputs.ts';
 import { lossCurveSvg, type CurvePoint } from './loss-curve.ts';
-import { randomMask } from './masking.ts';
-import { disposeParams, initParams } from './params.ts';
-import { Trainer } from './trainer.ts';
+import { maskNoise } from './masking.ts';
+import { cosineWarmRestartsLr } from './schedule.ts';
 
 /** Batches of one pass; `return()` (a `break` in for-await) stops the producer. */
 export type BatchStream = AsyncIterable<ChipBatch>;
@@ -64,8 +62,15 @@ export interface TrainRunOptions {
   readonly keep?: number;
   /** Continue the run in `out` from its latest checkpoint (a fresh start when there is none). */
   readonly resume?: boolean;
-  /** Memory limit to check the config against (default: the backend's). */
+  /**
+   * Starts the engine that computes the steps (weights from `start`, AdamW with `weightDecay`). Default: the
+   * tfjs engine on the current backend (`tfjs-engine.ts`); `torch-engine.ts` starts the PyTorch one.
+   */
+  readonly engine?: (start: EngineStart) => Promise<TrainEngine>;
+  /** Memory limit to check the config against, tfjs engine (default: the backend's). */
   readonly memoryLimitBytes?: number | null;
+  /** Called with every step's micro-batches as the engine gets them (tests compare engines' data). */
+  readonly onBatches?: (step: number, micro: readonly EngineBatch[]) => void;
   /** The data source's description, recorded in checkpoints. */
   readonly source: string;
   readonly logger: Logger;
@@ -155,18 +160,14 @@ async function readMetrics(path: string, upTo: number): Promise<MetricRow[]> {
 const VAL_STREAM = 0xfffffff0;
 
 /** Mean loss over the validation chips, each batch with its own fixed mask (same masks every epoch). */
-async function validate(model: ClayModel, data: TrainData, seed: number): Promise<number> {
+async function validate(engine: TrainEngine, cfg: ClayConfig, data: TrainData, seed: number): Promise<number> {
   let sum = 0;
   let n = 0;
   let i = 0;
   for await (const b of data.val()) {
-    const inputs = prepareInputs(model.cfg, cropBatch(b, model.cfg.imageSize));
-    const mask = randomMask(model.cfg, b.batch, counterSeed(seed, VAL_STREAM, i++));
-    const loss = tf.tidy(() => model.forward(inputs, mask).loss);
-    sum += (loss.dataSync()[0] ?? Number.NaN) * b.batch;
+    const loss = await engine.loss({ batch: cropBatch(b, cfg.imageSize), noise: maskNoise(cfg, b.batch, counterSeed(seed, VAL_STREAM, i++)) });
+    sum += loss * b.batch;
     n += b.batch;
-    loss.dispose();
-    disposeInputs(inputs);
   }
   return n === 0 ? Number.NaN : sum / n;
 }
@@ -211,48 +212,45 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   let epoch = 0;
   let position = 0;
   let resumedFrom: number | null = null;
-  let params;
-  const trainer = (p: ReturnType<typeof initParams>): Trainer =>
-    new Trainer(new ClayModel(p), { batchSize: opts.batch, lr, ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }), ...(opts.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: opts.memoryLimitBytes }) });
-  let t: Trainer;
   const existing = await hasCheckpoint(out);
   if (existing && !opts.resume) {
     throw new ClayError('BAD_ARGUMENT', `${out} already holds a training run (${CHECKPOINTS_DIR}/); pass --resume to continue it or choose another --out`, { input: out });
   }
   let rows: MetricRow[] = [];
+  let start: EngineStart = { kind: 'init', seed };
   if (existing) {
-    const ck = await loadCheckpoint(out);
-    const m = ck.meta;
+    const dir = await resolveCheckpoint(out);
+    const m = await readCheckpointMeta(dir);
     const mismatch = !sameConfig(m.model.config, cfg) ? 'model config'
       : m.data.batch !== opts.batch ? `batch (${m.data.batch})`
         : m.data.accumulate !== accumulate ? `accumulate (${m.data.accumulate})`
           : m.data.seed !== seed ? `seed (${m.data.seed})`
             : m.schedule.baseLr !== lr ? `lr (${m.schedule.baseLr})` : null;
     if (mismatch !== null) {
-      disposeParams(ck.params);
-      tf.dispose([...ck.moments.values()].flatMap((x) => [x.expAvg, x.expAvgSq]));
-      throw new ClayError('CHECKPOINT_INVALID', `--resume of ${ck.dir} with a different ${mismatch}: resume with the run's own settings`, { input: ck.dir });
+      throw new ClayError('CHECKPOINT_INVALID', `--resume of ${dir} with a different ${mismatch}: resume with the run's own settings`, { input: dir });
     }
-    params = ck.params;
-    t = trainer(params);
-    t.optimizer.restore(m.optimizer.step, ck.moments);
-    tf.dispose([...ck.moments.values()].flatMap((x) => [x.expAvg, x.expAvgSq]));
+    start = { kind: 'checkpoint', dir, optimizerStep: m.optimizer.step };
     step = m.step;
     epoch = m.data.epoch;
     position = m.data.samplesInEpoch;
     resumedFrom = step;
+  }
+  const engine = opts.engine !== undefined ? await opts.engine(start) : await (await import('./tfjs-engine.ts')).startTfjsEngine({
+    cfg, batch: opts.batch, start, lr,
+    ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
+    ...(opts.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: opts.memoryLimitBytes }),
+  });
+  if (existing) {
     rows = await readMetrics(metricsPath, step);
     await writeFileAtomic(metricsPath, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    logger.info('Train:Resume', { checkpoint: ck.dir, step, epoch, position });
+    logger.info('Train:Resume', { checkpoint: start.kind === 'checkpoint' ? start.dir : '', step, epoch, position, engine: engine.name });
   } else {
-    params = initParams(cfg, seed);
-    t = trainer(params);
     await writeFileAtomic(metricsPath, '');
   }
   logger.info('Train:Start', {
     model: opts.model.size, imageSize: cfg.imageSize, patchSize: cfg.patchSize, batch: opts.batch, accumulate, lr,
     trainChips: data.trainCount, valChips: data.valCount, stepsPerEpoch, totalSteps, fromStep: step,
-    footprintMiB: Math.round(t.footprint.peakBytes / 2 ** 20),
+    ...engine.description,
   });
 
   const losses: CurvePoint[] = rows.filter((r) => r.kind === 'train').map((r) => ({ step: r.step, loss: r.loss }));
@@ -270,13 +268,13 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
     const meta: CheckpointMeta = {
       format: 'clay-checkpoint/1', step,
       model: { size: opts.model.size, config: cfg },
-      optimizer: { kind: 'AdamW', weightDecay: t.optimizer.weightDecay, beta1: t.optimizer.beta1, beta2: t.optimizer.beta2, eps: t.optimizer.eps, step: t.optimizer.step },
+      optimizer: { kind: 'AdamW', ...engine.adamw, step: engine.optimizerStep },
       schedule: { kind: 'CosineAnnealingWarmRestarts', baseLr: lr, t0: 1000, tMult: 2, etaMin: 10 * lr },
       data: { epoch, samplesInEpoch: position, seed, batch: opts.batch, accumulate, source: opts.source },
       rng: { kind: 'counter', seed, nextStep: step },
       run: { steps: opts.steps ?? null, epochs: opts.epochs ?? null, checkpointEvery: every },
     };
-    lastCheckpoint = await saveCheckpoint(out, params, t.optimizer, meta, opts.keep ?? 3);
+    lastCheckpoint = await saveCheckpoint(out, (dir, metadata) => engine.writeState(dir, metadata), meta, opts.keep ?? 3);
     await writeFileAtomic(curvePath, lossCurveSvg(losses, validation, `Clay ${opts.model.size} ${cfg.imageSize}/${cfg.patchSize}, batch ${stepSamples}: loss`));
     logger.info('Train:Checkpoint', { step, checkpoint: lastCheckpoint });
   };
@@ -296,17 +294,10 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
           continue;
         }
         const c0 = performance.now();
-        const lrNow = t.lr;
-        const mbs = micro.map((m, k) => ({
-          inputs: prepareInputs(cfg, cropBatch(m, cfg.imageSize)),
-          mask: randomMask(cfg, m.batch, counterSeed(seed, step, k)),
-        }));
-        let loss: number;
-        try {
-          loss = t.step(mbs);
-        } finally {
-          for (const m of mbs) disposeInputs(m.inputs);
-        }
+        const lrNow = cosineWarmRestartsLr(engine.optimizerStep, { baseLr: lr });
+        const mbs: EngineBatch[] = micro.map((m, k) => ({ batch: cropBatch(m, cfg.imageSize), noise: maskNoise(cfg, m.batch, counterSeed(seed, step, k)) }));
+        opts.onBatches?.(step, mbs);
+        const loss = await engine.step(mbs, lrNow);
         const ms = performance.now() - c0;
         computeMs += ms;
         waitTotalMs += waitMs;
@@ -339,14 +330,12 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
       }
     }
   } finally {
-    t.dispose();
-    t.model.dispose();
-    disposeParams(params);
+    await engine.close();
   }
 
   async function endEpoch(): Promise<void> {
     if (data.valCount > 0) {
-      const v = await validate(t.model, data, seed);
+      const v = await validate(engine, cfg, data, seed);
       validation.push({ step, loss: v, epoch });
       await record({ kind: 'val', step, epoch, loss: v });
       logger.info('Train:Validation', { epoch, step, loss: v, chips: data.valCount });
