@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'CHECKPOINT_MISSING' // no checkpoint (folder or weights file) at the given path
   | 'CHECKPOINT_INVALID' // a checkpoint that is incomplete, unreadable or does not match the run
   | 'IO' // a local or object-store write/read failed
+  | 'ENGINE_UNAVAILABLE' // a training engine cannot start here (no Python with torch, no engine package)
+  | 'ENGINE_FAILED' // the training engine's process died or failed inside
   | 'INTERNAL';
 
 /** Options common to every ClayError. */

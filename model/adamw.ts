@@ -4,6 +4,7 @@
  * too, as v0), then `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { DEFAULT_ADAMW } from './engine.ts';
 
 /**
  * Name of a fused update kernel a backend may register (model/wasm-kernels.ts does, for WASM): inputs p,
@@ -89,10 +90,10 @@ export class AdamW {
   private readonly state = new Map<string, Moments>();
 
   constructor(opts: AdamWOptions = {}) {
-    this.weightDecay = opts.weightDecay ?? 0.05;
-    this.beta1 = opts.beta1 ?? 0.9;
-    this.beta2 = opts.beta2 ?? 0.95;
-    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? DEFAULT_ADAMW.weightDecay;
+    this.beta1 = opts.beta1 ?? DEFAULT_ADAMW.beta1;
+    this.beta2 = opts.beta2 ?? DEFAULT_ADAMW.beta2;
+    this.eps = opts.eps ?? DEFAULT_ADAMW.eps;
   }
 
   /** The moments of a parameter (undefined before its first step). */

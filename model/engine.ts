@@ -30,6 +30,9 @@ export interface AdamWConstants {
   readonly eps: number;
 }
 
+/** AdamW's constants as Clay v0 trained (weight decay 0.05, betas 0.9/0.95, eps 1e-8): both engines' defaults. */
+export const DEFAULT_ADAMW: AdamWConstants = { weightDecay: 0.05, beta1: 0.9, beta2: 0.95, eps: 1e-8 };
+
 /** What every engine is given. */
 export interface EngineOptions {
   readonly cfg: ClayConfig;

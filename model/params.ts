@@ -136,13 +136,19 @@ function initValues(spec: ParamSpec, rand: () => number): Float32Array {
   return out;
 }
 
+/** Fresh parameters as PyTorch state_dict arrays (names, PyTorch layouts), seeded: what `initParams` holds. */
+export function initStateDict(cfg: ClayConfig, seed = 0): { name: string; shape: number[]; data: Float32Array }[] {
+  const rand = mulberry32(seed);
+  return paramSpecs(cfg).map((spec) => ({ name: spec.name, shape: [...spec.torchShape], data: initValues(spec, rand) }));
+}
+
 /** Fresh parameters with PyTorch's default initialisation, seeded. */
 export function initParams(cfg: ClayConfig, seed = 0): ClayParams {
-  const rand = mulberry32(seed);
   const specs = paramSpecs(cfg);
+  const init = initStateDict(cfg, seed);
   const vars = new Map<string, tf.Variable>();
-  for (const spec of specs) {
-    const t = tf.tensor(initValues(spec, rand), spec.torchShape as number[], 'float32');
+  for (const [i, spec] of specs.entries()) {
+    const t = tf.tensor(init[i]!.data, spec.torchShape as number[], 'float32');
     const internal = fromTorchLayout(spec, t);
     t.dispose();
     vars.set(spec.name, tf.variable(internal, true));

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
 import type { BackendChoice } from '../../model/backend.ts';
+import type { EngineStart } from '../../model/engine.ts';
 import type { TrainResult } from '../../model/train-run.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { parseInteger, parseNumber } from '../parse.ts';
@@ -35,6 +36,11 @@ export interface TrainCommandOptions {
   prefetch?: number;
   workers?: number;
   backend?: string;
+  engine?: string;
+  device?: string;
+  precision?: string;
+  compile?: boolean;
+  python?: string;
 }
 
 /** The summary printed at the end (JSON off a TTY). */
@@ -56,6 +62,17 @@ export interface TrainSummary {
 }
 
 const BACKENDS: readonly BackendChoice[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+const ENGINES = ['tfjs', 'torch'] as const;
+const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+const PRECISIONS = ['fp32', 'bf16'] as const;
+
+/** `value` when it is one of `allowed`, else BAD_ARGUMENT naming the flag. */
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (value === undefined) return dflt;
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new ClayError('BAD_ARGUMENT', `${flag} must be one of ${allowed.join(', ')}, got '${value}'`, { input: flag });
+  return found;
+}
 
 /** Runs `clay train` with an existing context. */
 export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<TrainSummary> {
@@ -63,12 +80,32 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   if (o.backend !== undefined && !(BACKENDS as readonly string[]).includes(o.backend)) {
     throw new ClayError('BAD_ARGUMENT', `--backend must be one of ${BACKENDS.join(', ')}, got '${o.backend}'`, { input: '--backend' });
   }
+  const engine = oneOf('--engine', o.engine, ENGINES, 'tfjs');
+  const device = oneOf('--device', o.device, DEVICES, 'auto');
+  const precision = oneOf('--precision', o.precision, PRECISIONS, 'fp32');
+  if (engine === 'tfjs') {
+    for (const [flag, given] of [['--device', o.device], ['--precision', o.precision], ['--compile', o.compile], ['--python', o.python]] as const) {
+      if (given !== undefined) throw new ClayError('BAD_ARGUMENT', `${flag} is an option of --engine torch`, { input: flag });
+    }
+  } else if (o.backend !== undefined) {
+    throw new ClayError('BAD_ARGUMENT', '--backend is an option of --engine tfjs', { input: '--backend' });
+  }
   // The model modules load tfjs (~50 MB): imported here, so the other commands never pay for them.
   const [{ modelSpec }, { initBackend }, { openChipTrainData }, { trainRun }] = await Promise.all([
     import('../../model/model-spec.ts'), import('../../model/backend.ts'), import('../../model/data/train-data.ts'), import('../../model/train-run.ts'),
   ]);
   const spec = modelSpec(o.model, { ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.patchSize !== undefined ? { patchSize: o.patchSize } : {}) });
-  await initBackend({ ...(o.backend !== undefined ? { prefer: o.backend as BackendChoice } : {}), log: (e) => ctx.logger.info('Model:Backend', { backend: String(e['backend']), tf: String(e['tf']), reason: String(e['reason']) }) });
+  if (engine === 'tfjs') {
+    await initBackend({ ...(o.backend !== undefined ? { prefer: o.backend as BackendChoice } : {}), log: (e) => ctx.logger.info('Model:Backend', { backend: String(e['backend']), tf: String(e['tf']), reason: String(e['reason']) }) });
+  }
+  const startEngine = engine === 'torch' ? await (async () => {
+    const { startTorchEngine } = await import('../../model/torch-engine.ts');
+    return (start: EngineStart) => startTorchEngine({
+      cfg: spec.config, batch: o.batch, start, device, precision, compile: o.compile === true, logger: ctx.logger,
+      ...(o.python !== undefined ? { python: o.python } : {}),
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
+    });
+  })() : undefined;
   const data = await openChipTrainData({
     source: o.data, batch: o.batch, seed: o.seed, valFraction: o.valFraction, logger: ctx.logger,
     ...(o.shuffleBuffer !== undefined ? { shuffleBuffer: o.shuffleBuffer } : {}),
@@ -81,6 +118,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
     result = await trainRun(data, {
       out: o.out, model: spec, batch: o.batch, accumulate: o.accumulate, lr: o.lr, seed: o.seed,
       checkpointEvery: o.checkpointEvery, keep: o.keep, resume: o.resume === true, source: o.data, logger: ctx.logger,
+      ...(startEngine !== undefined ? { engine: startEngine } : {}),
       ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
       ...(o.steps !== undefined ? { steps: o.steps } : {}),
       ...(o.epochs !== undefined ? { epochs: o.epochs } : {}),
@@ -142,6 +180,11 @@ export function registerTrain(program: Command, globals: () => GlobalOptions): v
     .option('--prefetch <n>', 'batches read ahead while a step trains', (v) => parseInteger(v, '--prefetch', 0))
     .option('--workers <n>', 'chip decoding threads', (v) => parseInteger(v, '--workers', 1))
     .option('--backend <name>', `tfjs backend: ${BACKENDS.join(', ')} (default: CLAY_BACKEND, else the first that loads)`)
+    .option('--engine <name>', 'tfjs (this process, default) or torch (PyTorch in a Python child process: CUDA where there is a GPU)')
+    .option('--device <d>', 'torch engine: auto (CUDA when torch sees a GPU), cpu or cuda (default auto)')
+    .option('--precision <p>', 'torch engine: fp32, or bf16 (autocast on CUDA) (default fp32)')
+    .option('--compile', 'torch engine: torch.compile the model (torch 2.0+)')
+    .option('--python <path>', 'torch engine: the Python with torch (default CLAY_PYTHON, else python3, else /usr/bin/python3)')
     .action(async (opts: TrainCommandOptions) => {
       await runTrain(createContext(globals()), opts);
     });

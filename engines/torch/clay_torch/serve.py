@@ -124,7 +124,9 @@ class Engine:
         return tuple(out)
 
     def _loss(self, cube: torch.Tensor, latlon: torch.Tensor, timestep: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.bf16):
+        if not self.bf16:
+            return self.forward(cube, latlon, timestep, noise)[0]
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
             loss, _ = self.forward(cube, latlon, timestep, noise)
         return loss
 
