@@ -1,11 +1,12 @@
 /**
  * Training-step benchmark of the Clay port: seconds per step, samples/s, achieved matmul GFLOP/s and peak
  * RSS for tiny at 64/16, 128/16, 512/32 (batch 2) and small at 512/32 (batch 1), on each available
- * backend, single-threaded and data-parallel over worker threads; with a PyTorch baseline of the same
- * shapes when Debian's python3-torch is installed (/usr/bin/python3), and the ratio to it.
+ * backend, single-threaded and data-parallel over worker threads (engine tfjs); and the torch engine's model
+ * (`engines/torch/clay_torch`, `python3 -m clay_torch.bench`, on the CPU with 1 and 2 threads) on the same
+ * cases in the same run when a Python with torch is found, with the ratio tfjs / torch.
  *
- *   node --import tsx bench/train-step.ts [--backends wasm,cpu] [--workers 0,2] [--steps 3] [--cpu-budget 60]
- *     [--cases tiny-128-16,small-512-32]   (default: every case; a case is size-image-patch)
+ *   node --import tsx bench/train-step.ts [--engines tfjs,torch] [--backends wasm,cpu] [--workers 0,2] [--steps 3]
+ *     [--cpu-budget 60] [--cases tiny-128-16,small-512-32]   (default: every case; a case is size-image-patch)
  *
  * Each measurement runs in its own process (bench/train-step-child.ts) so peak RSS is its own. The CPU
  * backend is skipped for a configuration whose predicted step time (from its measured GFLOP/s on a
@@ -41,14 +42,21 @@ function arg(name: string, dflt: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? dflt) : dflt;
 }
 
-function torchAvailable(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+/** The Python that imports torch (as `clay train --engine torch` finds it), or null. */
+function torchPython(): string | null {
+  for (const py of [process.env.CLAY_PYTHON, 'python3', '/usr/bin/python3']) {
+    if (!py) continue;
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      // next
+    }
   }
+  return null;
 }
+
+const TORCH_PKG = fileURLToPath(new URL('../engines/torch/', import.meta.url));
 
 function backendAvailable(b: string): boolean {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e',
@@ -71,12 +79,11 @@ function child(backend: string, c: Case, steps: number, workers: number, profile
   }
 }
 
-function torch(c: Case, steps: number, threads: number): number | null {
-  const a = MODEL_SIZES[c.size];
-  const script = fileURLToPath(new URL('./train-step-torch.py', import.meta.url));
-  const args = [a.dim, a.depth, a.heads, a.decoderDim, a.decoderDepth, a.decoderHeads, a.mlpRatio, a.decoderMlpRatio,
-    c.img, c.patch, c.batch, steps, threads].map(String);
-  const r = spawnSync('/usr/bin/python3', [script, ...args], { encoding: 'utf8' });
+/** Seconds per step of the torch engine's model on the CPU with `threads` threads, or null. */
+function torch(python: string, c: Case, steps: number, threads: number): number | null {
+  const r = spawnSync(python, ['-m', 'clay_torch.bench', '--size', c.size, '--image', String(c.img), '--patch', String(c.patch),
+    '--batch', String(c.batch), '--steps', String(steps), '--warmup', '1', '--device', 'cpu', '--threads', String(threads)],
+  { encoding: 'utf8', cwd: TORCH_PKG });
   try {
     const v = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { s_per_step?: number };
     return typeof v.s_per_step === 'number' ? v.s_per_step : null;
@@ -92,15 +99,17 @@ function fmt(v: number | null | undefined, d = 3): string {
 function main(): void {
   const steps = Number(arg('steps', '3'));
   const cpuBudget = Number(arg('cpu-budget', '60'));
-  const backends = arg('backends', 'node-gpu,node,wasm,cpu').split(',').filter(backendAvailable);
+  const engines = arg('engines', 'tfjs,torch').split(',');
+  const backends = engines.includes('tfjs') ? arg('backends', 'node-gpu,node,wasm,cpu').split(',').filter(backendAvailable) : [];
   const workerCounts = arg('workers', `0,${Math.min(2, cpus().length)}`).split(',').map(Number);
-  const hasTorch = torchAvailable();
+  const python = engines.includes('torch') ? torchPython() : null;
+  const hasTorch = python !== null;
   const wanted = arg('cases', CASES.map(caseName).join(',')).split(',');
   const cases = CASES.filter((c) => wanted.includes(caseName(c)));
   if (cases.length === 0) throw new Error(`--cases: none of ${wanted.join(', ')}; known: ${CASES.map(caseName).join(', ')}`);
   console.log(`# clay train-step bench: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
-    `backends ${backends.join(', ')}, torch ${hasTorch ? 'yes' : 'no (python3-torch not installed)'}`);
-  console.log('config            backend workers  s/step  samples/s  GFLOP/s  peakRSS_MiB  est_MiB  torch_s(1t/2t)  ratio_vs_best_torch');
+    `engines ${engines.join(', ')}, backends ${backends.join(', ')}, torch ${hasTorch ? python : engines.includes('torch') ? 'no (python3-torch not installed)' : 'not asked'}`);
+  console.log('config            backend workers  s/step  samples/s  GFLOP/s  peakRSS_MiB  est_MiB  torch_s(1t/2t)  tfjs/torch');
   const cpuGflops: number[] = [];
   const profiles: string[] = [];
   for (const c of cases) {
@@ -108,12 +117,15 @@ function main(): void {
     const flops = trainStepFlops(cfg, c.batch);
     let torchBest: number | null = null;
     let torchCell = '-';
-    if (hasTorch) {
-      const t1 = torch(c, steps, 1);
-      const t2 = torch(c, steps, 2);
+    if (python !== null) {
+      const t1 = torch(python, c, steps, 1);
+      const t2 = torch(python, c, steps, 2);
       const ts = [t1, t2].filter((t): t is number => t !== null);
       torchBest = ts.length > 0 ? Math.min(...ts) : null;
       torchCell = `${fmt(t1)}/${fmt(t2)}`;
+    }
+    if (backends.length === 0 && python !== null) {
+      console.log(`${`${c.size} ${c.img}/${c.patch} b${c.batch}`.padEnd(18)}torch   ${String(0).padStart(7)}  ${fmt(torchBest).padStart(6)}  ${fmt(torchBest === null ? null : c.batch / torchBest, 2).padStart(9)}  ${fmt(torchBest === null ? null : flops / torchBest / 1e9, 1).padStart(7)}  ${torchCell.padStart(35)}`);
     }
     for (const b of backends) {
       for (const w of workerCounts) {
