@@ -1,9 +1,9 @@
 """Training-step benchmark of the torch engine's model, runnable where there is no Node (the GPU machines):
 `python3 -m clay_torch.bench --size small --image 512 --patch 32 --batch 8 --precision bf16`.
 
-Trains `ClayMAE` with AdamW on synthetic batches (or on real batches from `--batches FILE.npz`: arrays
-`pixels` [N,13,H,W] float16 (the normalised values the stream yields, float16-exact), `latlon` [N,2],
-`timestep` [N,3], made by `bench/device/make-batches.ts`), after warm-up steps, and prints one JSON line:
+Trains `ClayMAE` with AdamW on synthetic batches (or on real batches from `--batches DIR`: `pixels.npy`
+[N,13,H,W] float16 (the normalised values the stream yields, float16-exact), `latlon.npy` [N,2],
+`timestep.npy` [N,3], made by `bench/device/make-batches.ts`), after warm-up steps, and prints one JSON line:
 seconds per step, chips/s, achieved TFLOP/s, MFU against `--peak-tflops`, peak GPU memory, and with
 `--max-batch` the largest batch that fits (doubling, then bisecting, until out of memory).
 """
@@ -26,8 +26,7 @@ def _batches(args: argparse.Namespace, batch: int, device: torch.device) -> list
     cfg = clay_config(args.size, args.image, args.patch)
     g = torch.Generator().manual_seed(0)
     if args.batches:
-        d = np.load(args.batches)
-        px, ll, ts = d["pixels"], d["latlon"], d["timestep"]
+        px, ll, ts = (np.load(f"{args.batches}/{name}.npy") for name in ("pixels", "latlon", "timestep"))
         off = (px.shape[-1] - args.image) // 2
         px = px[:, :, off : off + args.image, off : off + args.image]
         out = []
@@ -124,7 +123,7 @@ def main() -> None:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--compile", action="store_true")
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--batches", default="", help="real batches (.npz) instead of synthetic ones")
+    p.add_argument("--batches", default="", help="a folder of real batches (pixels.npy, latlon.npy, timestep.npy)")
     p.add_argument("--peak-tflops", type=float, default=0.0, help="the device's peak for MFU (H200 bf16 dense: 989)")
     p.add_argument("--max-batch", action="store_true")
     args = p.parse_args()
