@@ -22,11 +22,13 @@ import { Cog, type CachedTile } from '../pipeline/read/cog.ts';
 import { newReadStats, type ReadStats } from '../pipeline/read/range-reader.ts';
 import { TileCache } from '../pipeline/read/tile-cache.ts';
 import { WORLDCOVER_CLASSES, WORLDCOVER_NODATA, WORLDCOVER_WATER } from './classes.ts';
-import { footprintBbox, type Footprint, type GridTile } from './footprint.ts';
+import { footprintBbox, partBboxes, type Footprint, type GridTile } from './footprint.ts';
 import { StatsJournal, type JournalEntry, type StatsSettings } from './stats-journal.ts';
 import { writeStatsFile, zeroCounts, type StatsRow } from './stats-file.ts';
 import { accumulateFootprint, type FootprintMode, type Histogram } from './tile-stats.ts';
-import { DEFAULT_WORLDCOVER_YEAR, listWorldCover, WorldCoverIndex, type WorldCoverSource } from './worldcover.ts';
+import { flatgeobufOrder } from './fgb-order.ts';
+import { accumulateV0Bbox, mosaicGrid, WORLDCOVER_BOUNDS } from './v0-window.ts';
+import { DEFAULT_WORLDCOVER_YEAR, listWorldCover, WorldCoverIndex } from './worldcover.ts';
 
 /** Clay v0's level: `gdal_translate -ovr 3`. */
 export const DEFAULT_OVERVIEW = 3;
@@ -44,6 +46,16 @@ export interface StatsOptions {
   /** WorldCover product year (default 2021, v200, as Clay v0). */
   year?: number;
   footprint?: FootprintMode;
+  /**
+   * `footprint: 'bbox'`: the extent of v0's WorldCover mosaic, [w, s, e, n] (default WORLDCOVER_BOUNDS, the
+   * whole map v0 merged); windows are clipped at its edges as rasterio clips them.
+   */
+  mosaicBounds?: [number, number, number, number];
+  /**
+   * Rows of the stats file: in the grid's order (default), or in the order GDAL's FlatGeobuf writer gives
+   * (`fgb-order.ts`): Clay v0's file, whose order the sampler's ties depend on.
+   */
+  rowOrder?: 'grid' | 'gdal-flatgeobuf';
   /** Tiles in flight (default 4). */
   concurrency?: number;
   /** Range requests in flight, all COGs together (default 16). */
@@ -115,7 +127,8 @@ export async function computeStats(tiles: readonly GridTile[], options: StatsOpt
   const failed: TileFailure[] = [];
   let items = 0;
   if (todo.length > 0) {
-    const sources = await listWorldCover(options.stac, { bbox: unionBbox(todo.map((t) => t.footprint)), year: settings.year, ...(options.signal ? { signal: options.signal } : {}) });
+    const area = settings.footprint === 'bbox' ? todo.map((t) => partBboxes(t.footprint)) : todo.map((t) => t.footprint);
+    const sources = await listWorldCover(options.stac, { bbox: unionBbox(area), year: settings.year, ...(options.signal ? { signal: options.signal } : {}) });
     items = sources.length;
     logger.info('Landcover:Stats:Items', { items, year: settings.year, tiles: todo.length });
     const index = new WorldCoverIndex(sources);
@@ -126,7 +139,7 @@ export async function computeStats(tiles: readonly GridTile[], options: StatsOpt
       while (next < todo.length) {
         const tile = todo[next++]!;
         try {
-          const entry = await tileEntry(tile, index.under(tile.footprint), reader, settings.footprint, options.signal);
+          const entry = await tileEntry(tile, index, reader, settings.footprint, options.mosaicBounds ?? WORLDCOVER_BOUNDS, options.signal);
           await journal.add(entry);
           progress?.tick(1, { tile: tile.name });
         } catch (err) {
@@ -153,6 +166,10 @@ export async function computeStats(tiles: readonly GridTile[], options: StatsOpt
     else if (e.dropped === 'all-water') allWater++;
     else rows.push({ name: t.name, footprint: t.footprint, count: e.count, pixels: e.pixels });
   }
+  if (options.rowOrder === 'gdal-flatgeobuf') {
+    const order = flatgeobufOrder(rows.map((r) => footprintBbox(r.footprint)));
+    rows.splice(0, rows.length, ...order.map((i) => rows[i]!));
+  }
   if (rows.length > 0) await writeStatsFile(options.out, rows);
   const summary: StatsSummary = {
     out: options.out, journal: journal.path, settings, tiles: tiles.length, done: todo.length - failed.length, skipped,
@@ -167,11 +184,20 @@ export async function computeStats(tiles: readonly GridTile[], options: StatsOpt
 }
 
 /** The histogram of one tile over its WorldCover sources, as a journal entry (v0's drop rules applied). */
-async function tileEntry(tile: GridTile, sources: WorldCoverSource[], reader: CogPool, mode: FootprintMode, signal: AbortSignal | undefined): Promise<JournalEntry> {
+async function tileEntry(tile: GridTile, index: WorldCoverIndex, reader: CogPool, mode: FootprintMode, mosaic: [number, number, number, number], signal: AbortSignal | undefined): Promise<JournalEntry> {
   const hist: Histogram = new Float64Array(256);
+  const on = signal ? { signal } : {};
+  if (mode === 'bbox') {
+    // v0's read spans every COG under each part's box at once (one mosaic).
+    const sources = index.under(partBboxes(tile.footprint));
+    const cogs = await Promise.all(sources.map((src) => reader.open(src.href, signal)));
+    if (cogs.length > 0) await accumulateV0Bbox(cogs, tile.footprint, mosaicGrid(cogs[0]!.grid.transform, mosaic), hist, on);
+    return histogramEntry(tile.name, hist, sources.map((s) => s.id));
+  }
+  const sources = index.under(tile.footprint);
   for (const src of sources) {
     const cog = await reader.open(src.href, signal);
-    await accumulateFootprint(cog, tile.footprint, hist, { mode, ...(signal ? { signal } : {}) });
+    await accumulateFootprint(cog, tile.footprint, hist, on);
   }
   return histogramEntry(tile.name, hist, sources.map((s) => s.id));
 }

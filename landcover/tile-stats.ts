@@ -5,12 +5,12 @@
  * the footprint's bounding box, never by the tile or the COG; decoded COG tiles live in the shared cache.
  *
  * Clay v0 read each part's bounding box out of a downsampled mosaic (`from_bounds(*polygon.bounds)`):
- * `footprint: 'bbox'` counts that way; the default counts the footprint itself.
+ * `footprint: 'bbox'` reads that way, in `v0-window.ts`; this file counts the footprint itself.
  */
 import { ClayError } from '../core/errors.ts';
 import { intersectWindows } from '../core/grid.ts';
 import type { Cog } from '../pipeline/read/cog.ts';
-import { partBboxes, type Footprint } from './footprint.ts';
+import type { Footprint } from './footprint.ts';
 import { rowSpans, toPixelSpace } from './rasterize.ts';
 
 /** How a footprint selects pixels: the polygon (default) or each part's bounding box (Clay v0). */
@@ -20,11 +20,10 @@ export type FootprintMode = 'polygon' | 'bbox';
 export type Histogram = Float64Array;
 
 /** Adds to `hist` the values of `cog`'s pixels whose centres lie inside `footprint` (lon/lat). */
-export async function accumulateFootprint(cog: Cog, footprint: Footprint, hist: Histogram, options: { mode?: FootprintMode; signal?: AbortSignal } = {}): Promise<number> {
+export async function accumulateFootprint(cog: Cog, footprint: Footprint, hist: Histogram, options: { signal?: AbortSignal } = {}): Promise<number> {
   if (cog.dtype !== 'uint8') throw new ClayError('COG_CORRUPT', `${cog.url}: WorldCover maps are uint8, this COG is ${cog.dtype}`, { input: cog.url });
   if (cog.grid.epsg !== 4326) throw new ClayError('COG_CORRUPT', `${cog.url}: WorldCover maps are in EPSG:4326, this COG is in EPSG:${cog.grid.epsg}`, { input: cog.url });
-  const shape = (options.mode ?? 'polygon') === 'bbox' ? partBboxes(footprint) : footprint;
-  const poly = toPixelSpace(shape, cog.grid.transform);
+  const poly = toPixelSpace(footprint, cog.grid.transform);
   const box = intersectWindows(
     { col: poly.colMin, row: poly.rowMin, width: poly.colMax - poly.colMin, height: poly.rowMax - poly.rowMin },
     { col: 0, row: 0, width: cog.grid.width, height: cog.grid.height },

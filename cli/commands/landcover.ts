@@ -74,7 +74,8 @@ export interface StatsCommandOptions extends TileSourceOptions {
   out: string;
   overview: number | 'none';
   year: number;
-  footprint: string;
+  footprint?: string;
+  compat?: string;
   concurrency: number;
   cacheMb: number;
   force?: boolean;
@@ -96,13 +97,16 @@ function parseFootprint(value: string): FootprintMode {
 
 /** Runs `clay landcover stats`; resolves with the summary. */
 export async function runStats(globals: GlobalOptions, options: StatsCommandOptions): Promise<StatsSummary> {
-  const footprint = parseFootprint(options.footprint);
+  if (options.compat !== undefined && options.compat !== 'clay-v0') throw new ClayError('BAD_ARGUMENT', `--compat must be 'clay-v0', got '${options.compat}'`, { input: '--compat' });
+  const v0 = options.compat === 'clay-v0';
+  const footprint = parseFootprint(options.footprint ?? (v0 ? 'bbox' : 'polygon'));
+  if (v0 && footprint !== 'bbox') throw new ClayError('BAD_ARGUMENT', "--compat clay-v0 counts each part's bounding box, as v0: drop --footprint polygon", { input: '--footprint' });
   const ctx = createContext(globals);
   const tiles = await resolveTiles(options, (msg) => ctx.logger.warn('Landcover:Grid:Duplicates', { message: msg }));
   if (tiles.length === 0) throw new ClayError('BAD_ARGUMENT', 'no MGRS tile in the area given', { input: options.bbox ?? options.aoi ?? options.grid });
   const summary = await computeStats(tiles, {
     stac: ctx.stac, http: ctx.http, signer: ctx.signer, out: options.out, overview: options.overview === 'none' ? null : options.overview, year: options.year, footprint,
-    concurrency: options.concurrency, cacheBytes: options.cacheMb * 1024 * 1024, force: options.force === true, logger: ctx.logger,
+    rowOrder: v0 ? 'gdal-flatgeobuf' : 'grid', concurrency: options.concurrency, cacheBytes: options.cacheMb * 1024 * 1024, force: options.force === true, logger: ctx.logger,
     progress: (total) => createProgress('landcover stats', total, ctx.logger),
   });
   if (ctx.json) ctx.out(JSON.stringify(summary));
@@ -155,7 +159,8 @@ export function registerLandcover(program: Command, globals: () => GlobalOptions
     .requiredOption('--out <file>', 'output stats (.fgb or .geojson); the journal is {out}.journal.jsonl')
     .option('--overview <n|none>', "WorldCover overview, GDAL's -ovr number (0 = first overview; Clay v0 ran -ovr 3); 'none' = full resolution", parseOverview, DEFAULT_OVERVIEW)
     .option('--year <yyyy>', 'WorldCover product year', (v) => parseInteger(v, '--year', 2000, 2100), DEFAULT_WORLDCOVER_YEAR)
-    .option('--footprint <mode>', "'polygon' (pixel centres inside the footprint) or 'bbox' (each part's bounding box, as Clay v0)", 'polygon')
+    .option('--footprint <mode>', "'polygon' (pixel centres inside the footprint, default) or 'bbox' (each part's bounding box read as v0's rasterio window read)")
+    .option('--compat <mode>', "'clay-v0': v0's stats file: --footprint bbox and rows in the order GDAL's FlatGeobuf writer gave v0's file (the sampler's tie order depends on it)")
     .option('--concurrency <n>', 'tiles in flight', (v) => parseInteger(v, '--concurrency', 1, 256), 4)
     .option('--cache-mb <n>', 'decoded COG tile cache, MiB', (v) => parseInteger(v, '--cache-mb', 0, 65536), 64)
     .option('--force', 'start over (remove the journal)')
