@@ -14,6 +14,7 @@
  * Beyond v0: a stratum asking for more tiles than its pool holds takes the whole pool (v0 raises
  * ValueError) and says so in its report; a pool larger than the file is the whole file (as pandas' slice).
  */
+import { pandasDescendingOrder } from './numpy-sort.ts';
 import { ClayError } from '../core/errors.ts';
 import { COUNT_COLUMN, WORLDCOVER_CLASSES, type ClassKey } from './classes.ts';
 import type { Footprint } from './footprint.ts';
@@ -95,7 +96,16 @@ export interface SampleOptions {
   seed?: number;
   /** Default CLAY_V0_STRATA. */
   strata?: readonly Stratum[];
+  /**
+   * How tied values are ordered by each stratum's sort: `stable` (default: ties keep the order the previous
+   * sort left, the same on every machine) or `numpy-quicksort` (pandas' sort_values on numpy's introsort,
+   * exactly: what v0 ran on a machine where numpy's AVX-512 sort is not used, numpy <= 1.24 anywhere).
+   */
+  ties?: TieOrder;
 }
+
+/** The tie orders of `SampleOptions.ties`. */
+export type TieOrder = 'stable' | 'numpy-quicksort';
 
 /** Class counts as fractions of the tile's classified pixels (all 0 for a tile without any). */
 export function classFractions(row: StatsRow): Record<ClassKey, number> {
@@ -108,6 +118,7 @@ export function drawSample(rows: readonly StatsRow[], options: SampleOptions = {
   const seed = options.seed ?? CLAY_V0_SEED;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ClayError('BAD_ARGUMENT', `seed must be an integer in [0, 2^32), got ${seed}`, { input: 'seed' });
   const strata = options.strata ?? CLAY_V0_STRATA;
+  const ties = options.ties ?? 'stable';
   const seen = new Set<string>();
   for (const r of rows) {
     if (seen.has(r.name)) throw new ClayError('BAD_SAMPLE_FILE', `tile ${r.name} appears twice in the stats`, { input: r.name });
@@ -124,8 +135,13 @@ export function drawSample(rows: readonly StatsRow[], options: SampleOptions = {
       throw new ClayError('BAD_ARGUMENT', `stratum ${s.key}: size and pool must be integers >= 0, got ${s.size}/${s.pool}`, { input: s.key });
     }
     const column = stratumColumn(s.key);
-    // Stable descending sort of the shared order: v0 sorted one frame in place, stratum after stratum.
-    order = order.map((i, pos) => ({ i, pos, v: value(s.key, i) })).sort((a, b) => b.v - a.v || a.pos - b.pos).map((x) => x.i);
+    // Descending sort of the shared order: v0 sorted one frame in place, stratum after stratum.
+    if (ties === 'numpy-quicksort') {
+      const current = order;
+      order = pandasDescendingOrder(current.map((i) => value(s.key, i))).map((k) => current[k]!);
+    } else {
+      order = order.map((i, pos) => ({ i, pos, v: value(s.key, i) })).sort((a, b) => b.v - a.v || a.pos - b.pos).map((x) => x.i);
+    }
     const pool = order.slice(0, s.pool);
     const drawn = Math.min(s.size, pool.length);
     const picks = new NumpyRandomState(seed).permutation(pool.length).slice(0, drawn);

@@ -87,6 +87,7 @@ export interface SampleCommandOptions {
   out: string;
   seed: number;
   stratum: string[];
+  ties?: string;
   map?: string;
 }
 
@@ -123,7 +124,9 @@ export async function runSample(globals: GlobalOptions, options: SampleCommandOp
   const ctx = createContext(globals);
   const strata: Stratum[] = withOverrides(options.stratum.map(parseStratum));
   const rows = await readStatsFile(options.stats);
-  const result = drawSample(rows, { seed: options.seed, strata });
+  const ties = options.ties ?? 'stable';
+  if (ties !== 'stable' && ties !== 'numpy-quicksort') throw new ClayError('BAD_ARGUMENT', `--ties must be 'stable' or 'numpy-quicksort', got '${ties}'`, { input: '--ties' });
+  const result = drawSample(rows, { seed: options.seed, strata, ties });
   await writeSampleFile(options.out, result.tiles);
   for (const s of result.strata.filter((x) => x.short)) {
     ctx.logger.warn('Landcover:Sample:Short', { stratum: s.key, size: s.size, pool: s.pool, available: s.available, drawn: s.drawn });
@@ -174,6 +177,7 @@ export function registerLandcover(program: Command, globals: () => GlobalOptions
     .requiredOption('--stats <file>', 'stats file from clay landcover stats (or Clay v0)')
     .requiredOption('--out <file>', 'output sample (.fgb or .geojson)')
     .option('--seed <n>', "random seed (pandas' random_state; Clay v0: 42)", (v) => parseInteger(v, '--seed', 0, 0xffffffff), 42)
+    .option('--ties <order>', "order of tied values in each stratum's sort: 'stable' (default) or 'numpy-quicksort' (pandas on numpy's introsort, as v0 ran it without AVX-512)")
     .option('--stratum <key=size[/pool]>', 'override a stratum, repeatable (e.g. water=100/1000; size 0 drops it)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--map <file.svg>', 'also draw the sample as an SVG map')
     .action(async (opts: SampleCommandOptions) => {
