@@ -179,6 +179,7 @@ export class HttpClient {
     const deadline = AbortSignal.timeout(this.deadlineMs);
     let last: Transient | undefined;
     let tries = 0;
+    let pastDeadline = false;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       tries = attempt;
       if (req.signal?.aborted) throw aborted(url, req.signal.reason);
@@ -194,7 +195,10 @@ export class HttpClient {
         if (!retryable || attempt === this.maxAttempts) break;
         const delay = this.delay(attempt, err.retryAfterMs);
         // A wait that would end past the deadline is not worth starting.
-        if (deadline.aborted || Date.now() + delay >= ends) break;
+        if (deadline.aborted || Date.now() + delay >= ends) {
+          pastDeadline = true;
+          break;
+        }
         this.stats.retries++;
         this.stats.retryReasons[err.reason] = (this.stats.retryReasons[err.reason] ?? 0) + 1;
         this.logger.warn('Http:Retry', { url: redactUrl(url), attempt, reason: err.reason, delayMs: Math.round(delay) });
@@ -209,7 +213,7 @@ export class HttpClient {
       Object.defineProperty(err, 'cause', { value: last, enumerable: false });
       throw err;
     }
-    const within = Date.now() + 1 >= ends ? ` (the request's deadline of ${this.deadlineMs} ms)` : '';
+    const within = pastDeadline ? ` within the request's deadline of ${this.deadlineMs} ms` : '';
     throw new ClayError(code, `${method} ${redactUrl(url)} failed after ${attempts} attempt${attempts > 1 ? 's' : ''}${within}: ${last?.message ?? 'unknown error'}`, {
       input: redactUrl(url),
       cause: last,
