@@ -20,11 +20,11 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
  */
 export async function readCapped(res: Response, url: string, max: number, over: 'throw' | 'truncate'): Promise<Uint8Array> {
   const tooLarge = (what: string): ClayError =>
-    new ClayError('HTTP_TOO_LARGE', `body of ${redactUrl(url)} is ${what}, past the cap of ${max} bytes`, { input: redactUrl(url) });
+    new ClayError('HTTP_TOO_LARGE', `the body of ${redactUrl(url)} ${what}, past the cap of ${max} bytes`, { input: redactUrl(url) });
   const declared = res.headers.get('content-length');
   if (over === 'throw' && declared !== null && !res.headers.get('content-encoding') && Number(declared) > max) {
     await res.body?.cancel().catch(() => undefined);
-    throw tooLarge(`declared as ${declared} bytes`);
+    throw tooLarge(`declares ${declared} bytes`);
   }
   if (!res.body) return new Uint8Array(0);
   const reader = res.body.getReader();
@@ -35,7 +35,7 @@ export async function readCapped(res: Response, url: string, max: number, over: 
     if (done) break;
     if (total + value.byteLength > max) {
       await reader.cancel().catch(() => undefined);
-      if (over === 'throw') throw tooLarge(`more than that (${total + value.byteLength} decoded bytes so far)`);
+      if (over === 'throw') throw tooLarge(`has ${total + value.byteLength} decoded bytes and more`);
       chunks.push(value.subarray(0, max - total));
       total = max;
       break;
