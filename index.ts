@@ -9,7 +9,8 @@ export { HttpClient, HttpStatusError, RETRY_CAUSES, httpCounts, snapshotStats, t
 export { StacClient, type SearchBody, type Cql2 } from './core/stac/stac-client.ts';
 export { asStacItem, type StacItem, type Affine } from './core/stac/stac-item.ts';
 export { asS2Item, asS1Item, asDemItem, asWorldCoverItem, COLLECTIONS, S2_ASSETS, type S2Item, type S1Item, type DemItem, type WorldCoverItem } from './core/stac/pc-items.ts';
-export { PcSigner, PC_SAS_API, blobLocation, isSigned } from './core/stac/pc-signer.ts';
+export { PcSigner, PC_SAS_API, PC_BLOB_HOSTS, blobLocation, isSigned } from './core/stac/pc-signer.ts';
+export { DEFAULT_MAX_BODY_BYTES } from './core/http-body.ts';
 export { area, bboxPolygon, centroid, intersects, type Bbox, type GeoJsonGeometry } from './core/geometry.ts';
 export { startMiniPc, type MiniPc, type MiniPcOptions } from './core/mini-pc/server.ts';
 export { loadUniverse, type Universe } from './core/mini-pc/universe.ts';

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { ClayError, errorMessage } from '../core/errors.ts';
 import { redactText } from '../core/redact.ts';
 import type { GlobalOptions } from './context.ts';
+import { parseNumber } from './parse.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEmbed } from './commands/embed.ts';
 import { registerLandcover } from './commands/landcover.ts';
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('Earth-observation training data from the Planetary Computer, and the Clay foundation model')
     .option('--stac-api <url>', 'STAC API root (env CLAY_STAC_API; default: the Planetary Computer)')
     .option('--sas-api <url>', 'SAS token API root (env CLAY_SAS_API; default: the Planetary Computer)')
+    .option('--http-timeout <s>', 'timeout of one HTTP attempt in seconds (default 60); a request with its retries gets twice that, at least 30 s', (v) => parseNumber(v, '--http-timeout', 0.001, 86_400))
     .option('--json', 'print results as JSON even on a TTY')
     .option('-v, --verbose', 'debug logs, and stacks with errors')
     .exitOverride()

@@ -11,6 +11,11 @@ export type ErrorCode =
   | 'SAS_HTTP' // the SAS token endpoint failed after retries
   | 'HTTP' // any other HTTP request failed after retries
   | 'HTTP_ABORTED' // the caller's AbortSignal fired
+  | 'HTTP_BAD_URL' // a URL that cannot be requested: not a URL, or a scheme other than http/https (file:, ftp:)
+  | 'HTTP_HOST_NOT_FOUND' // the URL's host name does not resolve (DNS NXDOMAIN; not retried)
+  | 'HTTP_REDIRECT' // a redirect not followed: 301/302/303 on a POST, to another scheme, https to http, too many hops
+  | 'HTTP_TOO_LARGE' // a response body past its cap (decoded bytes, counted while streaming)
+  | 'STAC_CROSS_ORIGIN' // a STAC rel=next link to another origin than the API's (refused unless allowed)
   | 'COG_CORRUPT' // a GeoTIFF could not be parsed or decoded (GDAL could not read it either)
   | 'COG_UNSUPPORTED' // a valid GeoTIFF using a compression or sample type this reader has no decoder for
   | 'CHIP_CORRUPT' // a chip file is not a readable 13-band float32 chip with CRS and date (the stream skips it)

@@ -6,9 +6,17 @@
  * Retries: only for idempotent requests (GET/HEAD, and POSTs the caller marks idempotent, such as STAC
  * searches, which are read-only: Clay v0 dies on one 503 during a search, we do not). Retried: 408, 429,
  * 500, 502, 503, 504, connection resets, timeouts and truncated bodies. Exponential backoff with jitter,
- * `Retry-After` honoured (seconds or HTTP date), a cap on attempts; the final error keeps the last cause.
+ * `Retry-After` honoured (seconds or HTTP date), a cap on attempts and a deadline on the whole request (every
+ * attempt and wait included); the final error keeps the last cause.
+ *
+ * Bounds against hostile or broken servers: redirects are followed by `http-redirect.ts`'s rules (credential
+ * headers never cross to another origin; a POST is never turned into a GET), every decoded body is capped
+ * while it streams (`http-body.ts`), and what no retry can fix fails at once: a URL that is not http(s)
+ * (HTTP_BAD_URL) and a host name that does not resolve (HTTP_HOST_NOT_FOUND).
  */
-import { ClayError, errorMessage, type ErrorCode } from './errors.ts';
+import { DEFAULT_MAX_BODY_BYTES, readCapped } from './http-body.ts';
+import { isRedirect, nextHop } from './http-redirect.ts';
+import { ClayError, errorMessage, isClayError, type ErrorCode } from './errors.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { redactText, redactUrl } from './redact.ts';
 
@@ -20,8 +28,15 @@ export interface HttpClientOptions {
   baseDelayMs?: number;
   /** Ceiling of one backoff delay in ms, Retry-After included (default 30 000). */
   maxDelayMs?: number;
-  /** Timeout of one attempt in ms, body included (default 60 000). */
+  /** Timeout of one attempt in ms, body included (default 60 000; the CLI's `--http-timeout` in seconds). */
   timeoutMs?: number;
+  /**
+   * Deadline of one request in ms, every attempt and backoff wait included (default twice `timeoutMs`, at
+   * least 30 000): a server that sends headers and then stalls costs this, not attempts x timeout.
+   */
+  deadlineMs?: number;
+  /** Cap of a decoded response body in bytes (default DEFAULT_MAX_BODY_BYTES, 64 MiB); a range is capped by its length. */
+  maxBodyBytes?: number;
   /** Source of jitter in [0, 1) (default Math.random; seed it in tests). */
   random?: () => number;
   /** Headers sent with every request (a User-Agent by default). */
@@ -42,7 +57,12 @@ export interface HttpRequest {
   idempotent?: boolean;
   /** Byte range [offset, offset + length) as a single `Range` header; the reply must be 206 and whole. */
   range?: { offset: number; length: number };
+  /** Cap of this response's decoded body in bytes (default the client's `maxBodyBytes`). */
+  maxBytes?: number;
 }
+
+/** Bytes of an error reply read to quote it in the error (the rest is discarded unread). */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 /** A successful response with its whole body read. */
 export interface HttpResponse {
@@ -130,6 +150,8 @@ export class HttpClient {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly timeoutMs: number;
+  private readonly deadlineMs: number;
+  private readonly maxBodyBytes: number;
   private readonly random: () => number;
   private readonly headers: Record<string, string>;
   private readonly logger: Logger;
@@ -139,6 +161,8 @@ export class HttpClient {
     this.baseDelayMs = options.baseDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 30_000;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.deadlineMs = options.deadlineMs ?? Math.max(2 * this.timeoutMs, 30_000);
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.random = options.random ?? Math.random;
     this.headers = { 'user-agent': 'clay-pipeline/0.1 (+node)', ...options.headers };
     this.logger = options.logger ?? silentLogger;
@@ -150,14 +174,18 @@ export class HttpClient {
     const retryable = method !== 'POST' || req.idempotent === true;
     const code = req.errorCode ?? 'HTTP';
     this.stats.requests++;
+    checkUrl(url);
+    const ends = Date.now() + this.deadlineMs;
+    const deadline = AbortSignal.timeout(this.deadlineMs);
     let last: Transient | undefined;
     let tries = 0;
+    let pastDeadline = false;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       tries = attempt;
       if (req.signal?.aborted) throw aborted(url, req.signal.reason);
       this.stats.attempts++;
       try {
-        const res = await this.once(url, method, req, code, attempt);
+        const res = await this.once(url, method, req, code, attempt, deadline);
         this.stats.bytes += res.body.byteLength;
         return res;
       } catch (err) {
@@ -166,6 +194,11 @@ export class HttpClient {
         if (req.signal?.aborted) throw aborted(url, req.signal.reason);
         if (!retryable || attempt === this.maxAttempts) break;
         const delay = this.delay(attempt, err.retryAfterMs);
+        // A wait that would end past the deadline is not worth starting.
+        if (deadline.aborted || Date.now() + delay >= ends) {
+          pastDeadline = true;
+          break;
+        }
         this.stats.retries++;
         this.stats.retryReasons[err.reason] = (this.stats.retryReasons[err.reason] ?? 0) + 1;
         this.logger.warn('Http:Retry', { url: redactUrl(url), attempt, reason: err.reason, delayMs: Math.round(delay) });
@@ -180,7 +213,8 @@ export class HttpClient {
       Object.defineProperty(err, 'cause', { value: last, enumerable: false });
       throw err;
     }
-    throw new ClayError(code, `${method} ${redactUrl(url)} failed after ${attempts} attempt${attempts > 1 ? 's' : ''}: ${last?.message ?? 'unknown error'}`, {
+    const within = pastDeadline ? ` within the request's deadline of ${this.deadlineMs} ms` : '';
+    throw new ClayError(code, `${method} ${redactUrl(url)} failed after ${attempts} attempt${attempts > 1 ? 's' : ''}${within}: ${last?.message ?? 'unknown error'}`, {
       input: redactUrl(url),
       cause: last,
     });
@@ -204,24 +238,26 @@ export class HttpClient {
     return Math.min(this.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0));
   }
 
-  private async once(url: string, method: string, req: HttpRequest, code: ErrorCode, attempt: number): Promise<HttpResponse> {
+  private async once(url: string, method: string, req: HttpRequest, code: ErrorCode, attempt: number, deadline: AbortSignal): Promise<HttpResponse> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const signal = AbortSignal.any(req.signal ? [req.signal, timeout, deadline] : [timeout, deadline]);
+    const timedOut = (): boolean => timeout.aborted || deadline.aborted;
     const headers: Record<string, string> = { ...this.headers, ...req.headers };
     if (req.range) headers.range = `bytes=${req.range.offset}-${req.range.offset + req.range.length - 1}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { method, headers, body: req.body, signal, redirect: 'follow' });
-    } catch (cause) {
-      if (req.signal?.aborted) throw aborted(url, req.signal.reason);
-      throw new Transient(timeout.aborted ? 'timeout' : 'reset', `${timeout.aborted ? 'timed out' : 'connection failed'}: ${causeText(cause)}`, undefined, undefined, undefined, { cause });
+    const res = await this.follow(url, { method, headers, body: req.body }, signal, req.signal, timedOut);
+    if (req.range && res.ok && res.status !== 206) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new ClayError(code, `expected 206 Partial Content for a byte range, got ${res.status} from ${redactUrl(url)}`, { input: redactUrl(url) });
     }
     let body: Uint8Array;
     try {
-      body = new Uint8Array(await res.arrayBuffer());
+      body = res.ok
+        ? await readCapped(res, url, req.range ? req.range.length : req.maxBytes ?? this.maxBodyBytes, 'throw')
+        : await readCapped(res, url, ERROR_BODY_BYTES, 'truncate');
     } catch (cause) {
+      if (isClayError(cause)) throw cause;
       if (req.signal?.aborted) throw aborted(url, req.signal.reason);
-      throw new Transient(timeout.aborted ? 'timeout' : 'truncated', `body cut short: ${causeText(cause)}`, undefined, undefined, undefined, { cause });
+      throw new Transient(timedOut() ? 'timeout' : 'truncated', `body cut short: ${causeText(cause)}`, undefined, undefined, undefined, { cause });
     }
     if (!res.ok) {
       const text = new TextDecoder().decode(body.subarray(0, 2048));
@@ -232,18 +268,57 @@ export class HttpClient {
       throw new HttpStatusError(code, url, res.status, text, attempt);
     }
     const declared = res.headers.get('content-length');
-    if (declared !== null && req.method !== 'HEAD' && !res.headers.get('content-encoding') && Number(declared) !== body.byteLength) {
+    if (declared !== null && method !== 'HEAD' && !res.headers.get('content-encoding') && Number(declared) !== body.byteLength) {
       throw new Transient('truncated', `body has ${body.byteLength} of ${declared} bytes`);
     }
     if (req.range) checkRange(url, res, body, req.range, code);
     return { url, status: res.status, headers: res.headers, body, attempts: attempt };
   }
+
+  /** The response at the end of the redirects `nextHop` allows (its body unread). */
+  private async follow(url: string, first: { method: string; headers: Record<string, string>; body: string | undefined }, signal: AbortSignal, callerSignal: AbortSignal | undefined, timedOut: () => boolean): Promise<Response> {
+    let hop = { url, ...first };
+    for (let n = 0; ; n++) {
+      let res: Response;
+      try {
+        res = await fetch(hop.url, { method: hop.method, headers: hop.headers, body: hop.body, signal, redirect: 'manual' });
+      } catch (cause) {
+        if (callerSignal?.aborted) throw aborted(url, callerSignal.reason);
+        if (errnoOf(cause) === 'ENOTFOUND') {
+          throw new ClayError('HTTP_HOST_NOT_FOUND', `${hop.method} ${redactUrl(hop.url)}: host ${new URL(hop.url).hostname} not found`, { input: redactUrl(hop.url), cause });
+        }
+        throw new Transient(timedOut() ? 'timeout' : 'reset', `${timedOut() ? 'timed out' : 'connection failed'}: ${causeText(cause)}`, undefined, undefined, undefined, { cause });
+      }
+      const location = res.headers.get('location');
+      if (!isRedirect(res.status) || location === null) return res;
+      await res.body?.cancel().catch(() => undefined);
+      hop = nextHop(hop.url, res.status, location, hop, n);
+    }
+  }
+}
+
+/** Throws HTTP_BAD_URL for a URL that no retry can fetch: not a URL, or not http/https (file:, ftp:). */
+function checkUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ClayError('HTTP_BAD_URL', `'${redactUrl(url)}' is not a URL`, { input: redactUrl(url) });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ClayError('HTTP_BAD_URL', `${redactUrl(url)}: only http and https URLs are fetched, not ${parsed.protocol}`, { input: redactUrl(url) });
+  }
+}
+
+/** The errno code (`ENOTFOUND`, `ECONNREFUSED`, ...) somewhere in an error's cause chain. */
+function errnoOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ('code' in e && typeof e.code === 'string' && e.code.startsWith('E')) return e.code;
+  }
+  return undefined;
 }
 
 function checkRange(url: string, res: Response, body: Uint8Array, range: { offset: number; length: number }, code: ErrorCode): void {
-  if (res.status !== 206) {
-    throw new ClayError(code, `expected 206 Partial Content for a byte range, got ${res.status} from ${redactUrl(url)}`, { input: redactUrl(url) });
-  }
   const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
   if (!m || Number(m[1]) !== range.offset) {
     throw new ClayError(code, `unexpected Content-Range '${res.headers.get('content-range')}' from ${redactUrl(url)}`, { input: redactUrl(url) });

@@ -37,7 +37,8 @@ export function registerDemo(program: Command, globals: () => GlobalOptions): vo
       const dir = samplesDir(opts.data);
       const pc = await startMiniPc({ universe: await loadUniverse(dir) });
       try {
-        const ctx = createContext(globals(), { stacApi: pc.stacApi, sasApi: pc.sasApi });
+        // Its blobs are served path-style from its own origin: the only host whose hrefs get its tokens.
+        const ctx = createContext(globals(), { stacApi: pc.stacApi, sasApi: pc.sasApi, blobHosts: [new URL(pc.origin).host] });
         const started = Date.now();
         const sample = join(dir, 'mgrs_sample.fgb');
         const collections = [COLLECTIONS.s2, COLLECTIONS.s1, COLLECTIONS.dem];

@@ -26,7 +26,8 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
         ...(opts.faultRate ? { faults: { rate: opts.faultRate, seed: opts.faultSeed ?? 1 } } : {}),
         ...(opts.tokenTtl !== undefined ? { tokenTtlSeconds: opts.tokenTtl } : {}),
       });
-      ctx.out(ctx.json ? JSON.stringify({ stacApi: pc.stacApi, sasApi: pc.sasApi }) : `STAC API: ${pc.stacApi}\nSAS API:  ${pc.sasApi}\nexport CLAY_STAC_API=${pc.stacApi} CLAY_SAS_API=${pc.sasApi}`);
+      const blobHost = new URL(pc.origin).host;
+      ctx.out(ctx.json ? JSON.stringify({ stacApi: pc.stacApi, sasApi: pc.sasApi, blobHost }) : `STAC API: ${pc.stacApi}\nSAS API:  ${pc.sasApi}\nexport CLAY_STAC_API=${pc.stacApi} CLAY_SAS_API=${pc.sasApi} CLAY_BLOB_HOSTS=${blobHost}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

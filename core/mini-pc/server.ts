@@ -185,7 +185,7 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
     const item = items.find((x) => x.collection === id);
     const assets = item?.json.assets as Record<string, { href?: string }> | undefined;
     const href = assets ? Object.values(assets).find((a) => typeof a.href === 'string')?.href : undefined;
-    return href ? blobLocation(href) : undefined;
+    return href ? blobLocation(href, [new URL(state.origin).host]) : undefined;
   }
 
   async function blob(req: IncomingMessage, url: URL, send: (s: number, p: Uint8Array, h: Record<string, string>) => void): Promise<void> {

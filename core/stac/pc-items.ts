@@ -1,12 +1,14 @@
 /**
  * Typed Planetary Computer items: Sentinel-2 L2A, Sentinel-1 RTC, Copernicus DEM GLO-30 and ESA
  * WorldCover, narrowed from generic STAC items once, with STAC_INVALID errors naming the item and field.
+ * The grids the pipeline reads are checked for plausibility against the collection's (`pc-grids.ts`).
  * Field facts: ../shared/PLANETARY-COMPUTER.md ("Collections").
  */
 import {
   dateField, epsgOf, invalid, numberField, shapeField, stringField, transformField,
   type Affine, type StacItem,
 } from './stac-item.ts';
+import { checkGrid, DEM_GRID, S1_GRID, s2Grid } from './pc-grids.ts';
 
 /** Collection ids on the Planetary Computer. */
 export const COLLECTIONS = {
@@ -20,6 +22,11 @@ export const COLLECTIONS = {
 export const S2_ASSETS = ['B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B11', 'B12', 'SCL'] as const;
 /** One of S2_ASSETS. */
 export type S2Asset = (typeof S2_ASSETS)[number];
+
+/** Resolution of each S2 asset the pipeline reads, in metres. */
+const S2_RESOLUTION: Record<S2Asset, 10 | 20> = {
+  B02: 10, B03: 10, B04: 10, B08: 10, B05: 20, B06: 20, B07: 20, B8A: 20, B11: 20, B12: 20, SCL: 20,
+};
 
 /** A raster asset with its own grid (`proj:shape` as [rows, cols], `proj:transform`). */
 export interface GriddedAsset {
@@ -104,7 +111,11 @@ export function asS2Item(item: StacItem): S2Item {
   expectCollection(item, COLLECTIONS.s2);
   const p = item.properties;
   const assets = {} as Record<S2Asset, GriddedAsset>;
-  for (const key of S2_ASSETS) assets[key] = griddedAsset(item, key);
+  for (const key of S2_ASSETS) {
+    const asset = griddedAsset(item, key);
+    checkGrid(item.id, `asset '${key}'`, asset.transform, asset.shape, s2Grid(S2_RESOLUTION[key]));
+    assets[key] = asset;
+  }
   return {
     kind: 's2',
     item,
@@ -138,6 +149,9 @@ export function asS1Item(item: StacItem): S1Item {
   const coKey = item.assets.vv ? 'vv' : item.assets.hh ? 'hh' : undefined;
   const crossKey = item.assets.vh ? 'vh' : item.assets.hv ? 'hv' : undefined;
   if (!coKey || !crossKey) throw invalid(item.id, "missing polarisation assets ('vv' and 'vh', or 'hh' and 'hv')");
+  const transform = transformField(p, item.id, 'the item');
+  const shapeAsPublished = shapeField(p, item.id, 'the item');
+  checkGrid(item.id, 'the item', transform, shapeAsPublished, S1_GRID);
   return {
     kind: 's1',
     item,
@@ -148,8 +162,8 @@ export function asS1Item(item: StacItem): S1Item {
     orbitState: orbit,
     relativeOrbit: typeof p['sat:relative_orbit'] === 'number' ? p['sat:relative_orbit'] : undefined,
     epsg: epsgOf(p, item.id),
-    transform: transformField(p, item.id, 'the item'),
-    shapeAsPublished: shapeField(p, item.id, 'the item'),
+    transform,
+    shapeAsPublished,
     co: { key: coKey, href: item.assets[coKey]!.href },
     cross: { key: crossKey, href: item.assets[crossKey]!.href },
     nodata: nodataOf(item, coKey) ?? -32768,
@@ -162,7 +176,9 @@ export function asDemItem(item: StacItem): DemItem {
   const p = item.properties;
   const itemTransform = p['proj:transform'] === undefined ? undefined : transformField(p, item.id, 'the item');
   const itemShape = p['proj:shape'] === undefined ? undefined : shapeField(p, item.id, 'the item');
-  return { kind: 'dem', item, id: item.id, epsg: epsgOf(p, item.id, 4326), data: griddedAsset(item, 'data', itemTransform, itemShape) };
+  const data = griddedAsset(item, 'data', itemTransform, itemShape);
+  checkGrid(item.id, "asset 'data'", data.transform, data.shape, DEM_GRID);
+  return { kind: 'dem', item, id: item.id, epsg: epsgOf(p, item.id, 4326), data };
 }
 
 /** Narrows a STAC item into a WorldCoverItem. */

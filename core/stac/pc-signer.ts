@@ -5,6 +5,8 @@
  * before expiry (the PC SDK refreshes with < 60 s left), or half their lifetime before it when they live
  * less than two margins (a short-lived token is then not fetched again for every request). `withSigned`
  * re-signs once after a 403, for a token that expired or was revoked mid-run (or a server clock ahead of ours). Tokens and the subscription key never reach logs or errors.
+ * Only hrefs on the configured blob hosts are signed (as the PC SDK signs only `*.blob.core.windows.net`):
+ * a STAC item pointing elsewhere never gets a token.
  */
 import { ClayError } from '../errors.ts';
 import { HttpStatusError, type HttpClient } from '../http.ts';
@@ -13,6 +15,9 @@ import { redactUrl, registerSecret } from '../redact.ts';
 
 /** The default SAS API of the Planetary Computer. */
 export const PC_SAS_API = 'https://planetarycomputer.microsoft.com/api/sas/v1';
+
+/** The Planetary Computer's blob hosts (Azure host style, `{account}.blob.core.windows.net`). */
+export const PC_BLOB_HOSTS: readonly string[] = ['*.blob.core.windows.net'];
 
 /** Where a blob lives: storage account and container. */
 export interface BlobLocation {
@@ -27,6 +32,14 @@ export interface PcSignerOptions {
   sasApi?: string;
   /** `Ocp-Apim-Subscription-Key` value (default `PC_SDK_SUBSCRIPTION_KEY` from the environment). */
   subscriptionKey?: string;
+  /**
+   * Hosts whose hrefs are signed; no other href gets a token. `*.example.net` matches `{account}.example.net`
+   * (Azure host style: the container is the first path segment); an exact `host` or `host:port` is Azure's
+   * path style (`/{account}/{container}/...`, as the storage emulator and the miniature Planetary Computer
+   * serve). Default PC_BLOB_HOSTS, plus the SAS API's own host when that is not the Planetary Computer's:
+   * a token then only goes back to the server that issued it.
+   */
+  blobHosts?: readonly string[];
   /** Refresh a cached token when less than this is left (ms, default 60 000). */
   refreshMarginMs?: number;
   /** Clock in ms (default Date.now), for tests. */
@@ -42,23 +55,38 @@ interface CachedToken {
 }
 
 /**
- * Where a blob href points, or undefined when it is not Azure blob storage (and so is never signed).
- * Host style: `https://{account}.blob.core.windows.net/{container}/...`. IP/loopback hosts use Azure's
- * path style (`http://127.0.0.1:10000/{account}/{container}/...`, as the storage emulator does).
+ * Where a blob href points, or undefined when it is not on one of `hosts` (and so is never signed); see
+ * `PcSignerOptions.blobHosts` for the two styles. Only http(s) hrefs match.
  */
-export function blobLocation(href: string): BlobLocation | undefined {
+export function blobLocation(href: string, hosts: readonly string[] = PC_BLOB_HOSTS): BlobLocation | undefined {
   let url: URL;
   try {
     url = new URL(href);
   } catch {
     return undefined;
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined;
   const segments = url.pathname.split('/').filter(Boolean);
-  const host = /^([a-z0-9]+)\.blob\.core\.windows\.net$/i.exec(url.hostname);
-  if (host && segments.length >= 2) return { account: host[1]!, container: segments[0]! };
-  const local = url.hostname === 'localhost' || /^\d+\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname.startsWith('[');
-  if (local && segments.length >= 3) return { account: segments[0]!, container: segments[1]! };
+  for (const pattern of hosts.map((h) => h.toLowerCase())) {
+    if (pattern.startsWith('*.')) {
+      const suffix = pattern.slice(1);
+      const account = url.hostname.endsWith(suffix) ? url.hostname.slice(0, -suffix.length) : '';
+      if (/^[a-z0-9]+$/.test(account) && segments.length >= 2) return { account, container: segments[0]! };
+    } else if (url.host === pattern && segments.length >= 3) {
+      return { account: segments[0]!, container: segments[1]! };
+    }
+  }
   return undefined;
+}
+
+/** The blob hosts of a signer: the given ones, or the PC's plus the host of a SAS API that is not the PC's. */
+function defaultBlobHosts(sasApi: string): readonly string[] {
+  if (sasApi === PC_SAS_API) return PC_BLOB_HOSTS;
+  try {
+    return [...PC_BLOB_HOSTS, new URL(sasApi).host];
+  } catch {
+    return PC_BLOB_HOSTS;
+  }
 }
 
 /** True when the href already carries a SAS token (st, se and sp present): such hrefs are left alone. */
@@ -83,6 +111,8 @@ export interface SignerStats {
 /** Signs Planetary Computer asset hrefs with cached SAS tokens. */
 export class PcSigner {
   readonly sasApi: string;
+  /** The hosts whose hrefs are signed (see `PcSignerOptions.blobHosts`). */
+  readonly blobHosts: readonly string[];
   readonly stats: SignerStats = { tokenRequests: 0, tokenRequestsByScope: {}, cacheHits: 0, refreshesOn403: 0 };
   private readonly http: HttpClient;
   private readonly key: string | undefined;
@@ -95,6 +125,7 @@ export class PcSigner {
   constructor(options: PcSignerOptions) {
     this.http = options.http;
     this.sasApi = (options.sasApi ?? process.env.PC_SAS_API ?? PC_SAS_API).replace(/\/+$/, '');
+    this.blobHosts = options.blobHosts ?? defaultBlobHosts(this.sasApi);
     this.key = options.subscriptionKey ?? (process.env.PC_SDK_SUBSCRIPTION_KEY || undefined);
     registerSecret(this.key);
     this.marginMs = options.refreshMarginMs ?? 60_000;
@@ -131,7 +162,7 @@ export class PcSigner {
    * is still the cached one (several requests failing with one stale token drop it once, not its successor).
    */
   invalidate(href: string, collection?: string, token?: string): void {
-    const where = blobLocation(href);
+    const where = blobLocation(href, this.blobHosts);
     for (const scope of [collection, where ? `${where.account}/${where.container}` : undefined]) {
       if (scope !== undefined && (token === undefined || this.cache.get(scope)?.token === token)) this.cache.delete(scope);
     }
@@ -156,7 +187,7 @@ export class PcSigner {
 
   /** The signed href and the token it carries (none for hrefs left alone). */
   private async signWith(href: string, options: { collection?: string; signal?: AbortSignal }): Promise<{ url: string; token?: string }> {
-    const where = blobLocation(href);
+    const where = blobLocation(href, this.blobHosts);
     if (!where || isSigned(href)) return { url: href };
     const token = await this.token(options.collection ? { collection: options.collection } : where, options);
     const url = new URL(href);

@@ -1,11 +1,14 @@
 /**
  * STAC API search client: `POST {api}/search` with a CQL2-JSON body, paged through `rel=next` links as an
  * async iterator (POST links re-send their `body`, merged into the original when `merge` is true; GET
- * links are followed as they are). Searches are read-only, so the HTTP layer retries them.
+ * links are followed as they are). Searches are read-only, so the HTTP layer retries them. A `next` link to
+ * another origin than the API's is refused (STAC_CROSS_ORIGIN) unless `nextLinks: 'any-origin'`: a hostile
+ * page must not steer the client, its searches and its headers to a host the user never named.
  */
 import { ClayError } from '../errors.ts';
 import type { HttpClient } from '../http.ts';
 import { silentLogger, type Logger } from '../log.ts';
+import { redactUrl } from '../redact.ts';
 import { asStacItem, type StacItem } from './stac-item.ts';
 import type { GeoJsonGeometry } from '../geometry.ts';
 
@@ -41,6 +44,8 @@ export interface StacClientOptions {
   /** API root, e.g. `https://planetarycomputer.microsoft.com/api/stac/v1`. */
   url: string;
   http: HttpClient;
+  /** Which `rel=next` links are followed: on the API's own origin only (default), or on any origin. */
+  nextLinks?: 'same-origin' | 'any-origin';
   logger?: Logger;
 }
 
@@ -63,11 +68,13 @@ export class StacClient {
   readonly url: string;
   readonly stats: StacStats = { searches: 0, pages: 0, items: 0 };
   private readonly http: HttpClient;
+  private readonly nextLinks: 'same-origin' | 'any-origin';
   private readonly logger: Logger;
 
   constructor(options: StacClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
     this.http = options.http;
+    this.nextLinks = options.nextLinks ?? 'same-origin';
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -100,6 +107,9 @@ export class StacClient {
       }
       if (!next || features.length === 0) break;
       if (page > 100_000) throw new ClayError('STAC_INVALID', `paging from ${url} does not end`, { input: url });
+      if (this.nextLinks === 'same-origin' && originOf(next.href) !== originOf(this.url)) {
+        throw new ClayError('STAC_CROSS_ORIGIN', `the next page of a search on ${this.url} is on another origin (${redactUrl(next.href)}); not followed`, { input: redactUrl(next.href) });
+      }
       url = next.href;
       method = next.method;
       payload = next.method === 'POST' ? (next.merge ? { ...payload, ...next.body } : next.body ?? payload) : undefined;
@@ -115,6 +125,14 @@ export class StacClient {
   }
 }
 
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 function parsePage(json: unknown, url: string): { features: unknown[]; next: NextLink | undefined } {
   if (!isRecord(json) || !Array.isArray(json.features)) {
     throw new ClayError('STAC_INVALID', `search response from ${url} is not a FeatureCollection with features`, { input: url });
@@ -124,8 +142,10 @@ function parsePage(json: unknown, url: string): { features: unknown[]; next: Nex
     for (const link of json.links) {
       if (!isRecord(link) || link.rel !== 'next' || typeof link.href !== 'string') continue;
       const method = link.method === 'POST' ? 'POST' : 'GET';
+      const href = URL.canParse(link.href, url) ? new URL(link.href, url).toString() : undefined;
+      if (href === undefined) throw new ClayError('STAC_INVALID', `search response from ${url} has a next link that is not a URL`, { input: url });
       next = {
-        href: new URL(link.href, url).toString(),
+        href,
         method,
         body: isRecord(link.body) ? link.body : undefined,
         merge: link.merge === true,

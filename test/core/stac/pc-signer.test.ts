@@ -17,9 +17,14 @@ function universe() {
   );
 }
 
-test('blob locations: Azure host style and loopback path style; other hosts are never signed', () => {
+test('blob locations: Azure host style, and path style on a configured host only; other hosts are never signed', () => {
   assert.deepEqual(blobLocation('https://sentinel2l2a01.blob.core.windows.net/sentinel2-l2/31/T/GL/B02.tif'), { account: 'sentinel2l2a01', container: 'sentinel2-l2' });
-  assert.deepEqual(blobLocation('http://127.0.0.1:9000/sentinel2l2a01/sentinel2-l2/x/B02.tif'), { account: 'sentinel2l2a01', container: 'sentinel2-l2' });
+  assert.deepEqual(blobLocation('http://127.0.0.1:9000/sentinel2l2a01/sentinel2-l2/x/B02.tif', ['127.0.0.1:9000']), { account: 'sentinel2l2a01', container: 'sentinel2-l2' });
+  assert.equal(blobLocation('http://127.0.0.1:9000/sentinel2l2a01/sentinel2-l2/x/B02.tif'), undefined);
+  assert.equal(blobLocation('http://127.0.0.1:9001/sentinel2l2a01/sentinel2-l2/x/B02.tif', ['127.0.0.1:9000']), undefined);
+  assert.equal(blobLocation('https://evil.example/sentinel2l2a01.blob.core.windows.net/c/x.tif'), undefined);
+  assert.equal(blobLocation('https://a.blob.core.windows.net.evil.example/c/x.tif'), undefined);
+  assert.equal(blobLocation('file:///a/b/c.tif', ['']), undefined);
   assert.equal(blobLocation('https://example.com/a/b/c.tif'), undefined);
   assert.ok(isSigned('https://a.blob.core.windows.net/c/x.tif?st=1&se=2&sp=rl&sig=abc'));
   assert.ok(!isSigned('https://a.blob.core.windows.net/c/x.tif?foo=1'));
