@@ -23,7 +23,7 @@ export function benchBatch(imageSize: number, batch: number): ClayBatch {
 }
 
 /** Kernel time of one step by kernel name (ms, calls), largest first; custom-op wrappers excluded. */
-async function kernelProfile(step: () => void): Promise<[string, number, number][]> {
+async function kernelProfile(step: () => Promise<void>): Promise<[string, number, number][]> {
   const prof = await tf.profile(step);
   const by = new Map<string, [number, number]>();
   for (const k of prof.kernels) {
@@ -65,13 +65,13 @@ async function main(): Promise<void> {
       for (let s = 0; s <= steps; s++) {
         const t0 = performance.now();
         const inputs = prepareInputs(cfg, data);
-        trainer.step([{ inputs, mask: randomMask(cfg, batch, s + 1) }]);
+        await trainer.step([{ inputs, mask: randomMask(cfg, batch, s + 1) }]);
         disposeInputs(inputs);
         if (s > 0) times.push((performance.now() - t0) / 1000);
       }
-      if (process.env['CLAY_BENCH_PROFILE'] === '1') out['kernels'] = await kernelProfile(() => {
+      if (process.env['CLAY_BENCH_PROFILE'] === '1') out['kernels'] = await kernelProfile(async () => {
         const inputs = prepareInputs(cfg, data);
-        trainer.step([{ inputs, mask: randomMask(cfg, batch, 99) }]);
+        await trainer.step([{ inputs, mask: randomMask(cfg, batch, 99) }]);
         disposeInputs(inputs);
       });
     }

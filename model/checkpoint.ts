@@ -82,14 +82,14 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
 
-function optimizerTensors(params: ClayParams, optimizer: AdamW): NamedTensor[] {
+async function optimizerTensors(params: ClayParams, optimizer: AdamW): Promise<NamedTensor[]> {
   const out: NamedTensor[] = [];
   for (const spec of params.specs) {
     const m = optimizer.moments(spec.name);
     if (m === undefined) continue;
     for (const [suffix, v] of [['exp_avg', m.expAvg], ['exp_avg_sq', m.expAvgSq]] as const) {
       const t = toTorchLayout(spec, v);
-      const data = Float32Array.from(t.dataSync() as Float32Array);
+      const data = Float32Array.from(await t.data());
       t.dispose();
       out.push({ name: `${spec.name}.${suffix}`, shape: spec.torchShape, data });
     }
@@ -109,8 +109,8 @@ export async function saveCheckpoint(out: string, params: ClayParams, optimizer:
   try {
     await mkdir(tmp, { recursive: true });
     const runMeta = { format: 'pt', step: String(meta.step) };
-    await writeFile(join(tmp, WEIGHTS_FILE), encodeSafetensors(stateDict(params), runMeta));
-    await writeFile(join(tmp, OPTIMIZER_FILE), encodeSafetensors(optimizerTensors(params, optimizer), runMeta));
+    await writeFile(join(tmp, WEIGHTS_FILE), encodeSafetensors(await stateDict(params), runMeta));
+    await writeFile(join(tmp, OPTIMIZER_FILE), encodeSafetensors(await optimizerTensors(params, optimizer), runMeta));
     await writeFile(join(tmp, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
     // A checkpoint of the same step from an earlier attempt is replaced whole.
     await rm(final, { recursive: true, force: true });

@@ -23,8 +23,8 @@ export interface EmbedOptions {
   readonly maxChunk?: number;
 }
 
-/** Mean patch-token embeddings `[B, dim]`, row-major. */
-export function embed(model: ClayModel, batch: ClayBatch, opts: EmbedOptions = {}): Float32Array {
+/** Mean patch-token embeddings `[B, dim]`, row-major (each chunk read back awaited). */
+export async function embed(model: ClayModel, batch: ClayBatch, opts: EmbedOptions = {}): Promise<Float32Array> {
   const cfg = model.cfg;
   const limit = opts.memoryLimitBytes === undefined ? (currentBackend()?.memoryLimitBytes ?? null) : opts.memoryLimitBytes;
   const chunk = Math.min(largestFittingBatch(cfg, 'forward', limit, batch.batch), opts.maxChunk ?? 2);
@@ -45,9 +45,9 @@ export function embed(model: ClayModel, batch: ClayBatch, opts: EmbedOptions = {
       const enc = model.encode(inputs, null, undefined, false);
       return tf.mean(tf.slice(enc, [0, 0, 0], [b - a, GL, D]), 1);
     });
-    out.set(mean.dataSync() as Float32Array, a * D);
-    mean.dispose();
     disposeInputs(inputs);
+    out.set(await mean.data(), a * D);
+    mean.dispose();
   }
   return out;
 }

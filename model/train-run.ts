@@ -163,7 +163,7 @@ async function validate(model: ClayModel, data: TrainData, seed: number): Promis
     const inputs = prepareInputs(model.cfg, cropBatch(b, model.cfg.imageSize));
     const mask = randomMask(model.cfg, b.batch, counterSeed(seed, VAL_STREAM, i++));
     const loss = tf.tidy(() => model.forward(inputs, mask).loss);
-    sum += (loss.dataSync()[0] ?? Number.NaN) * b.batch;
+    sum += ((await loss.data())[0] ?? Number.NaN) * b.batch;
     n += b.batch;
     loss.dispose();
     disposeInputs(inputs);
@@ -303,7 +303,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
         }));
         let loss: number;
         try {
-          loss = t.step(mbs);
+          loss = await t.step(mbs);
         } finally {
           for (const m of mbs) disposeInputs(m.inputs);
         }

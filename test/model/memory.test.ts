@@ -18,11 +18,11 @@ test('training steps and forward passes do not grow tf.memory()', async () => {
   const counts: number[] = [];
   const bytes: number[] = [];
   for (let i = 0; i < 4; i++) {
-    trainer.step([{ inputs: s.inputs, mask: s.mask }]);
+    await trainer.step([{ inputs: s.inputs, mask: s.mask }]);
     tf.tidy(() => {
       s.model.encode(s.inputs, null, undefined, false);
     });
-    embed(s.model, golden.batch());
+    await embed(s.model, golden.batch());
     counts.push(tf.memory().numTensors);
     bytes.push(tf.memory().numBytes);
   }
@@ -39,8 +39,8 @@ test('the footprint estimate covers the measured peak of a training step and of 
   const before = tf.memory().numBytes;
   const s = await goldenSetup(golden, 'wasm');
   const trainer = new Trainer(s.model, { batchSize: 2 });
-  trainer.step([{ inputs: s.inputs, mask: s.mask }]); // moments exist from here on, as in steady state
-  const trainPeak = (await tf.profile(() => { trainer.step([{ inputs: s.inputs, mask: s.mask }]); })).peakBytes - before;
+  await trainer.step([{ inputs: s.inputs, mask: s.mask }]); // moments exist from here on, as in steady state
+  const trainPeak = (await tf.profile(() => trainer.step([{ inputs: s.inputs, mask: s.mask }]))).peakBytes - before;
   const estTrain = estimateFootprint(cfg, 2, 'train').peakBytes;
   assert.ok(estTrain >= trainPeak, `train estimate ${estTrain} < measured ${trainPeak}`);
   assert.ok(estTrain <= 3 * trainPeak, `train estimate ${estTrain} is not a useful bound of ${trainPeak}`);
@@ -75,8 +75,8 @@ test('a config that cannot fit the WASM heap is refused with MODEL_CONFIG naming
 
 test('embeddings are the same whether the batch is chunked or not', async () => {
   const s = await goldenSetup(golden, 'wasm');
-  const whole = embed(s.model, golden.batch());
-  const chunked = embed(s.model, golden.batch(), { maxChunk: 1 });
+  const whole = await embed(s.model, golden.batch());
+  const chunked = await embed(s.model, golden.batch(), { maxChunk: 1 });
   assert.equal(whole.length, 2 * golden.config().dim);
   for (let i = 0; i < whole.length; i++) assert.ok(Math.abs((whole[i] ?? 0) - (chunked[i] ?? 0)) < 1e-5);
   s.dispose();
