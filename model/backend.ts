@@ -9,16 +9,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ClayError } from '../core/errors.ts';
+import { BACKEND_FLAGS, isBackendFlag, type BackendChoice, type BackendFlag } from './backend-flags.ts';
 import { isWebGpuAdapter, probeWebGpu, type GpuAdapterDescription, type GpuLimits } from './webgpu.ts';
 
-/** Backends this package knows; `node` and `node-gpu` both register tfjs's 'tensorflow' backend. */
-export type BackendChoice = 'node-gpu' | 'node' | 'webgpu' | 'wasm' | 'cpu';
-
-/** What `--backend` and `CLAY_BACKEND` accept: a backend, or `auto` (the automatic order). */
-export type BackendFlag = 'auto' | BackendChoice;
-
-/** Every value of BackendFlag, `auto` first (for flags' help and validation). */
-export const BACKEND_FLAGS: readonly BackendFlag[] = ['auto', 'node-gpu', 'node', 'webgpu', 'wasm', 'cpu'];
+export { BACKEND_FLAGS, isBackendFlag, type BackendChoice, type BackendFlag };
 
 /** What was chosen and why. */
 export interface BackendInfo {
@@ -40,17 +34,19 @@ export const WASM_MEMORY_LIMIT_BYTES = 4 * 1024 ** 3;
 
 const ORDER: readonly BackendChoice[] = ['node-gpu', 'node', 'webgpu', 'wasm', 'cpu'];
 
+/**
+ * The `Model:Backend` event: backend, tf, reason; on webgpu also the adapter (adapterVendor,
+ * adapterArchitecture, adapterDevice, adapterDescription, cpuAdapter) and the limits that bound the model
+ * (maxBufferSize, maxStorageBufferBindingSize, in bytes). Flat, so that it is a log line's fields as is.
+ */
+export type BackendEvent = Record<string, string | number | boolean>;
+
 /** Options for `initBackend`. */
 export interface BackendOptions {
   /** Forces a backend, or 'auto' (else `CLAY_BACKEND`, else the automatic order). */
   readonly prefer?: BackendFlag;
   /** Receives the selection event; default: one JSON line on stderr. */
-  readonly log?: (event: Record<string, unknown>) => void;
-}
-
-/** True for a value of BackendFlag. */
-export function isBackendFlag(v: string): v is BackendFlag {
-  return (BACKEND_FLAGS as readonly string[]).includes(v);
+  readonly log?: (event: BackendEvent) => void;
 }
 
 /** Memory limit of a backend (see BackendInfo.memoryLimitBytes). */
@@ -78,7 +74,7 @@ async function tryLoad(choice: BackendChoice, auto: boolean): Promise<Loaded | s
       const probe = await probeWebGpu();
       if (!isWebGpuAdapter(probe)) return `WebGPU is unavailable (${probe.reason}): ${probe.detail}`;
       if (auto && probe.info.isCpu) return `the WebGPU adapter ${probe.info.device || probe.info.architecture} is a CPU adapter (slower than wasm)`;
-      if (tf.getBackend() !== 'webgpu' || tf.findBackend('webgpu') === null) probe.register();
+      probe.register();
       if (!(await tf.setBackend('webgpu'))) return 'tfjs-webgpu could not create a device on the adapter';
       return { tfName: 'webgpu', adapter: probe.info, limits: probe.limits };
     }
@@ -127,10 +123,14 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       tensorLimitBytes: limits === null ? null : Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize),
       adapter: loaded.adapter, limits,
     };
-    const log = opts.log ?? ((e: Record<string, unknown>) => process.stderr.write(`${JSON.stringify(e)}\n`));
+    const log = opts.log ?? ((e: BackendEvent) => process.stderr.write(`${JSON.stringify(e)}\n`));
+    const a = loaded.adapter;
     log({
       event: 'Model:Backend', backend: choice, tf: loaded.tfName, reason: current.reason,
-      ...(loaded.adapter === null ? {} : { adapter: loaded.adapter }), ...(limits === null ? {} : { limits }),
+      ...(a === null ? {} : {
+        adapterVendor: a.vendor, adapterArchitecture: a.architecture, adapterDevice: a.device, adapterDescription: a.description, cpuAdapter: a.isCpu,
+      }),
+      ...(limits === null ? {} : { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize }),
     });
     return current;
   }

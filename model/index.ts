@@ -5,7 +5,8 @@
  * and the chip stream) never does. Call `initBackend()` before building a model.
  */
 export { BAND_GROUPS, NUM_BANDS, EMBEDDING_RULE, MODEL_SIZES, clayConfig, derive, validateConfig, type ModelSize, type BandGroup, type ClayConfig, type DerivedSizes } from './config.ts';
-export { initBackend, currentBackend, memoryLimitOf, WASM_MEMORY_LIMIT_BYTES, type BackendChoice, type BackendInfo, type BackendOptions } from './backend.ts';
+export { initBackend, currentBackend, memoryLimitOf, WASM_MEMORY_LIMIT_BYTES, BACKEND_FLAGS, type BackendChoice, type BackendFlag, type BackendEvent, type BackendInfo, type BackendOptions } from './backend.ts';
+export { type GpuAdapterDescription, type GpuLimits } from './webgpu.ts';
 export { ClayModel } from './clay.ts';
 export { paramSpecs, initParams, disposeParams, countParams, randn, type ClayParams, type ParamSpec } from './params.ts';
 export { maskFromNoise, randomMask, type Mask } from './masking.ts';

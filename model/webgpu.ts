@@ -29,7 +29,7 @@ export interface GpuLimits {
 export interface WebGpuAdapter {
   readonly info: GpuAdapterDescription;
   readonly limits: GpuLimits;
-  /** Registers tfjs's 'webgpu' backend on a device of this adapter (requested with the adapter's limits). */
+  /** Registers tfjs's 'webgpu' backend on a device of this adapter (requested with the adapter's limits); once. */
   register(): void;
 }
 
@@ -148,9 +148,12 @@ async function probe(): Promise<WebGpuAdapter | WebGpuUnavailable> {
   const limits: GpuLimits = { maxBufferSize: num(lim, 'maxBufferSize'), maxStorageBufferBindingSize: num(lim, 'maxStorageBufferBindingSize') };
   const Backend = backendModule.WebGPUBackend;
   const info = describe(a);
+  let registered = false;
   return {
     info, limits,
     register() {
+      if (registered) return;
+      registered = true;
       exposeGpu(gpu);
       if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
       // As tfjs-webgpu's own factory: the adapter's own maxima for the limits a large model runs into.

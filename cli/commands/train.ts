@@ -8,9 +8,10 @@
 import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
-import type { BackendChoice } from '../../model/backend.ts';
+import type { BackendFlag } from '../../model/backend-flags.ts';
 import type { TrainResult } from '../../model/train-run.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
+import { BACKEND_HELP, initModelBackend, parseBackend } from '../model-options.ts';
 import { parseInteger, parseNumber } from '../parse.ts';
 
 /** Options of `clay train`. */
@@ -34,7 +35,7 @@ export interface TrainCommandOptions {
   shuffleBuffer?: number;
   prefetch?: number;
   workers?: number;
-  backend?: string;
+  backend?: BackendFlag;
 }
 
 /** The summary printed at the end (JSON off a TTY). */
@@ -55,20 +56,17 @@ export interface TrainSummary {
   peakRssMb: number;
 }
 
-const BACKENDS: readonly BackendChoice[] = ['node-gpu', 'node', 'wasm', 'cpu'];
-
 /** Runs `clay train` with an existing context. */
 export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<TrainSummary> {
   if (o.steps !== undefined && o.epochs !== undefined) throw new ClayError('BAD_ARGUMENT', '--steps and --epochs cannot be combined', { input: '--steps' });
-  if (o.backend !== undefined && !(BACKENDS as readonly string[]).includes(o.backend)) {
-    throw new ClayError('BAD_ARGUMENT', `--backend must be one of ${BACKENDS.join(', ')}, got '${o.backend}'`, { input: '--backend' });
-  }
+  // Programmatic callers pass the option unparsed: the same check as the flag's.
+  if (o.backend !== undefined) parseBackend(o.backend);
   // The model modules load tfjs (~50 MB): imported here, so the other commands never pay for them.
-  const [{ modelSpec }, { initBackend }, { openChipTrainData }, { trainRun }] = await Promise.all([
-    import('../../model/model-spec.ts'), import('../../model/backend.ts'), import('../../model/data/train-data.ts'), import('../../model/train-run.ts'),
+  const [{ modelSpec }, { openChipTrainData }, { trainRun }] = await Promise.all([
+    import('../../model/model-spec.ts'), import('../../model/data/train-data.ts'), import('../../model/train-run.ts'),
   ]);
   const spec = modelSpec(o.model, { ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.patchSize !== undefined ? { patchSize: o.patchSize } : {}) });
-  await initBackend({ ...(o.backend !== undefined ? { prefer: o.backend as BackendChoice } : {}), log: (e) => ctx.logger.info('Model:Backend', { backend: String(e['backend']), tf: String(e['tf']), reason: String(e['reason']) }) });
+  await initModelBackend(ctx, o.backend);
   const data = await openChipTrainData({
     source: o.data, batch: o.batch, seed: o.seed, valFraction: o.valFraction, logger: ctx.logger,
     ...(o.shuffleBuffer !== undefined ? { shuffleBuffer: o.shuffleBuffer } : {}),
@@ -141,7 +139,7 @@ export function registerTrain(program: Command, globals: () => GlobalOptions): v
     .option('--shuffle-buffer <n>', 'chips in the shuffle buffer', (v) => parseInteger(v, '--shuffle-buffer', 1))
     .option('--prefetch <n>', 'batches read ahead while a step trains', (v) => parseInteger(v, '--prefetch', 0))
     .option('--workers <n>', 'chip decoding threads', (v) => parseInteger(v, '--workers', 1))
-    .option('--backend <name>', `tfjs backend: ${BACKENDS.join(', ')} (default: CLAY_BACKEND, else the first that loads)`)
+    .option('--backend <name>', BACKEND_HELP, parseBackend)
     .action(async (opts: TrainCommandOptions) => {
       await runTrain(createContext(globals()), opts);
     });
