@@ -74,7 +74,7 @@ async function tryLoad(choice: BackendChoice, auto: boolean): Promise<Loaded | s
       const probe = await probeWebGpu();
       if (!isWebGpuAdapter(probe)) return `WebGPU is unavailable (${probe.reason}): ${probe.detail}`;
       if (auto && probe.info.isCpu) return `the WebGPU adapter ${probe.info.device || probe.info.architecture} is a CPU adapter (slower than wasm)`;
-      probe.register();
+      await probe.register();
       if (!(await tf.setBackend('webgpu'))) return 'tfjs-webgpu could not create a device on the adapter';
       return { tfName: 'webgpu', adapter: probe.info, limits: probe.limits };
     }

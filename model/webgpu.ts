@@ -29,8 +29,11 @@ export interface GpuLimits {
 export interface WebGpuAdapter {
   readonly info: GpuAdapterDescription;
   readonly limits: GpuLimits;
-  /** Registers tfjs's 'webgpu' backend on a device of this adapter (requested with the adapter's limits); once. */
-  register(): void;
+  /**
+   * Loads tfjs-webgpu and registers its 'webgpu' backend on a device of this adapter (requested with the
+   * adapter's limits); once. Not before: `auto` on a CPU adapter never pays for loading it.
+   */
+  register(): Promise<void>;
 }
 
 /** Why WebGPU is not available: the packages are absent, Dawn's binary did not load, or no adapter. */
@@ -101,10 +104,16 @@ function exposeGpu(gpu: GpuLike): void {
   }
 }
 
+function unavailable(e: unknown): WebGpuUnavailable {
+  const code = isRecord(e) ? e['code'] : undefined;
+  const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+  return { reason: missing ? 'not-installed' : 'load-failed', detail: errorText(e) };
+}
+
 let probed: Promise<WebGpuAdapter | WebGpuUnavailable> | null = null;
 
 /**
- * Loads Dawn and tfjs-webgpu and asks for a high-performance adapter (once per process). Never throws:
+ * Loads Dawn and asks it for a high-performance adapter (once per process). Never throws:
  * an unavailable WebGPU is a value saying why.
  */
 export function probeWebGpu(): Promise<WebGpuAdapter | WebGpuUnavailable> {
@@ -114,20 +123,14 @@ export function probeWebGpu(): Promise<WebGpuAdapter | WebGpuUnavailable> {
 
 async function probe(): Promise<WebGpuAdapter | WebGpuUnavailable> {
   let dawn: unknown;
-  let backendModule: unknown;
   try {
-    // Optional dependencies: computed specifiers keep tsc and bundlers from requiring them. tfjs-webgpu
-    // is imported before navigator.gpu exists, so that it does not register a factory of its own.
+    // An optional dependency: a computed specifier keeps tsc and bundlers from requiring it.
     const dawnSpec: string = 'webgpu';
-    const tfjsSpec: string = '@tensorflow/tfjs-backend-webgpu';
-    backendModule = await import(tfjsSpec);
     dawn = await import(dawnSpec);
   } catch (e) {
-    const code = isRecord(e) ? e['code'] : undefined;
-    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
-    return { reason: missing ? 'not-installed' : 'load-failed', detail: errorText(e) };
+    return unavailable(e);
   }
-  if (!isDawn(dawn) || !isBackendModule(backendModule)) return { reason: 'load-failed', detail: 'unexpected exports of webgpu or @tensorflow/tfjs-backend-webgpu' };
+  if (!isDawn(dawn)) return { reason: 'load-failed', detail: 'unexpected exports of the webgpu package' };
   let adapter: unknown;
   let gpu: GpuLike;
   try {
@@ -146,13 +149,23 @@ async function probe(): Promise<WebGpuAdapter | WebGpuUnavailable> {
   const a = adapter;
   const lim = a.limits;
   const limits: GpuLimits = { maxBufferSize: num(lim, 'maxBufferSize'), maxStorageBufferBindingSize: num(lim, 'maxStorageBufferBindingSize') };
-  const Backend = backendModule.WebGPUBackend;
   const info = describe(a);
   let registered = false;
   return {
     info, limits,
-    register() {
+    async register() {
       if (registered) return;
+      // Imported before navigator.gpu exists, so that it does not register a factory of its own.
+      const tfjsSpec: string = '@tensorflow/tfjs-backend-webgpu';
+      let backendModule: unknown;
+      try {
+        backendModule = await import(tfjsSpec);
+      } catch (e) {
+        const u = unavailable(e);
+        throw new Error(`${tfjsSpec}: ${u.reason}: ${u.detail}`);
+      }
+      if (!isBackendModule(backendModule)) throw new Error(`unexpected exports of ${tfjsSpec}`);
+      const Backend = backendModule.WebGPUBackend;
       registered = true;
       exposeGpu(gpu);
       if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
