@@ -17,7 +17,7 @@ export { encodeSafetensors, decodeSafetensors, type NamedTensor, type Safetensor
 export { stateDict, paramsFromStateDict, saveWeights, loadWeights } from './weights.ts';
 export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, readCheckpointMeta, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint.ts';
 export { loadModelForInference, type InferenceModel, type InferenceOverrides } from './checkpoint-load.ts';
-export { estimateFootprint, assertFits, largestFittingBatch, type Footprint, type FootprintMode } from './footprint.ts';
+export { estimateFootprint, assertFits, largestFittingBatch, largestTensor, type Footprint, type FootprintMode, type LargestTensor } from './footprint.ts';
 export { modelSpec, type ModelSpec } from './model-spec.ts';
 export { trainRun, cropBatch, type TrainData, type TrainRunOptions, type TrainResult, type StepEvent, type BatchStream } from './train-run.ts';
 export { syntheticTrainData, type SyntheticDataOptions } from './data/synthetic.ts';

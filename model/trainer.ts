@@ -70,6 +70,8 @@ export interface TrainerOptions extends AdamWOptions {
   readonly batchSize: number;
   /** Memory limit to check against; default the current backend's (WASM: 4 GiB), null = unbounded. */
   readonly memoryLimitBytes?: number | null;
+  /** Largest tensor allowed; default the current backend's (webgpu: its largest buffer binding), null = none. */
+  readonly tensorLimitBytes?: number | null;
 }
 
 /** AdamW training of a ClayModel, one optimizer step per call of `step`. */
@@ -81,11 +83,15 @@ export class Trainer {
   readonly batchSize: number;
   private readonly schedule: (step: number) => number;
 
-  /** Throws ClayError MODEL_CONFIG, naming the limit, when a step at `batchSize` cannot fit the backend. */
+  /**
+   * Throws ClayError MODEL_CONFIG, naming the limit, when a step at `batchSize` cannot fit the backend
+   * (its memory, or on webgpu its largest tensor: the tensor is named too).
+   */
   constructor(model: ClayModel, opts: TrainerOptions) {
     const backend = currentBackend();
     const limit = opts.memoryLimitBytes === undefined ? (backend?.memoryLimitBytes ?? null) : opts.memoryLimitBytes;
-    this.footprint = assertFits(model.cfg, opts.batchSize, 'train', limit, backend?.choice ?? 'backend');
+    const tensorLimit = opts.tensorLimitBytes === undefined ? (backend?.tensorLimitBytes ?? null) : opts.tensorLimitBytes;
+    this.footprint = assertFits(model.cfg, opts.batchSize, 'train', limit, backend?.choice ?? 'backend', tensorLimit);
     this.batchSize = opts.batchSize;
     this.model = model;
     this.optimizer = new AdamW(opts);

@@ -5,7 +5,7 @@ import { isClayError } from '../../core/errors.ts';
 import { WASM_MEMORY_LIMIT_BYTES } from '../../model/backend.ts';
 import { clayConfig } from '../../model/config.ts';
 import { embed } from '../../model/embed.ts';
-import { assertFits, estimateFootprint, largestFittingBatch } from '../../model/footprint.ts';
+import { assertFits, estimateFootprint, largestFittingBatch, largestTensor } from '../../model/footprint.ts';
 import { Trainer } from '../../model/trainer.ts';
 import { Golden } from './golden.ts';
 import { goldenSetup } from './fixture.ts';
@@ -70,6 +70,41 @@ test('a config that cannot fit the WASM heap is refused with MODEL_CONFIG naming
   // The trainer itself refuses before running anything.
   const s = await goldenSetup(golden, 'wasm');
   assert.throws(() => new Trainer(s.model, { batchSize: 2, memoryLimitBytes: 32 * 1024 ** 2 }), (e) => isClayError(e, 'MODEL_CONFIG'));
+  s.dispose();
+});
+
+test('the largest-tensor estimate covers the largest tensor a training step and a forward pass make', async () => {
+  const cfg = golden.config();
+  const s = await goldenSetup(golden, 'wasm');
+  const trainer = new Trainer(s.model, { batchSize: 2 });
+  const largest = (p: Awaited<ReturnType<typeof tf.profile>>): number => Math.max(...p.kernels.flatMap((k) => k.outputShapes.map((sh) => 4 * sh.reduce((a, b) => a * b, 1))));
+  const train = largest(await tf.profile(() => trainer.step([{ inputs: s.inputs, mask: s.mask }])));
+  const est = largestTensor(cfg, 2, 'train').bytes;
+  assert.ok(est >= train && est <= 2 * train, `train: estimate ${est}, measured ${train}`);
+  const fwd = largest(await tf.profile(() => tf.tidy(() => s.model.encode(s.inputs, null, undefined, false))));
+  const estFwd = largestTensor(cfg, 2, 'forward').bytes;
+  assert.ok(estFwd >= fwd && estFwd <= 2 * fwd, `forward: estimate ${estFwd}, measured ${fwd}`);
+  trainer.dispose();
+  s.dispose();
+});
+
+test('a tensor larger than the backend\'s largest buffer binding is refused up front, naming the tensor and the limit', async () => {
+  const binding = 128 * 1024 ** 2; // lavapipe's maxStorageBufferBindingSize
+  // medium at 512/32: one sample's decoder attention scores (16 heads x 1538^2 tokens) are 144 MiB.
+  const medium = clayConfig('medium', { imageSize: 512, patchSize: 32 });
+  assert.throws(() => assertFits(medium, 1, 'train', null, 'webgpu', binding), (e) =>
+    isClayError(e, 'MODEL_CONFIG') && e.input === `webgpu:decoder attention scores of one sample:${binding}`);
+  // small (what v0 trained) fits at batch 1 (its scores: 72 MiB) up to 10; at 11 its decoder MLP does not.
+  const small = clayConfig('small', { imageSize: 512, patchSize: 32 });
+  assert.equal(assertFits(small, 1, 'train', null, 'webgpu', binding).peakBytes > 0, true);
+  assert.equal(largestFittingBatch(small, 'train', null, 64, binding), 10);
+  assert.throws(() => assertFits(small, 11, 'train', null, 'webgpu', binding), (e) =>
+    isClayError(e, 'MODEL_CONFIG') && e.input === `webgpu:decoder MLP hidden layer:${binding}`);
+  // The trainer refuses before running anything.
+  const s = await goldenSetup(golden, 'wasm');
+  const tiny = largestTensor(golden.config(), 2, 'train').bytes;
+  assert.throws(() => new Trainer(s.model, { batchSize: 2, tensorLimitBytes: tiny - 1 }), (e) => isClayError(e, 'MODEL_CONFIG'));
+  new Trainer(s.model, { batchSize: 2, tensorLimitBytes: tiny }).dispose();
   s.dispose();
 });
 
