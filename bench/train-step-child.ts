@@ -44,6 +44,10 @@ async function main(): Promise<void> {
   const info = await initBackend({ prefer: backend as BackendChoice, log: () => {} });
   const data = benchBatch(cfg.imageSize, batch);
   const out: Record<string, unknown> = { backend, size, img: cfg.imageSize, patch: cfg.patchSize, batch, workers };
+  if (info.adapter !== null) {
+    const a = info.adapter;
+    out['adapter'] = `${a.vendor} ${a.architecture} ${a.device} (${a.description})${a.isCpu ? ', a CPU adapter' : ''}; maxStorageBufferBindingSize ${info.limits?.maxStorageBufferBindingSize}`;
+  }
   out['footprintMiB'] = Math.round(estimateFootprint(cfg, workers > 0 ? Math.ceil(batch / workers) : batch, 'train').peakBytes / 2 ** 20);
   try {
     const times: number[] = [];

@@ -110,6 +110,17 @@ function unavailable(e: unknown): WebGpuUnavailable {
   return { reason: missing ? 'not-installed' : 'load-failed', detail: errorText(e) };
 }
 
+let bundled: unknown = null;
+
+/**
+ * Hands over `@tensorflow/tfjs-backend-webgpu`'s module for a bundle (bench/device/webgpu-bench.ts): a
+ * bundler cannot follow the computed import below, and a second copy from disk would bring a second
+ * tfjs-core. Import it before calling this and before `initBackend`.
+ */
+export function provideWebGpuBackendModule(mod: unknown): void {
+  bundled = mod;
+}
+
 let probed: Promise<WebGpuAdapter | WebGpuUnavailable> | null = null;
 
 /**
@@ -157,9 +168,9 @@ async function probe(): Promise<WebGpuAdapter | WebGpuUnavailable> {
       if (registered) return;
       // Imported before navigator.gpu exists, so that it does not register a factory of its own.
       const tfjsSpec: string = '@tensorflow/tfjs-backend-webgpu';
-      let backendModule: unknown;
+      let backendModule: unknown = bundled;
       try {
-        backendModule = await import(tfjsSpec);
+        backendModule ??= await import(tfjsSpec);
       } catch (e) {
         const u = unavailable(e);
         throw new Error(`${tfjsSpec}: ${u.reason}: ${u.detail}`);
