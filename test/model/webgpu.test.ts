@@ -18,6 +18,8 @@ import { disposeInputs, prepareInputs } from '../../model/inputs.ts';
 import { randomMask } from '../../model/masking.ts';
 import { clayConfig } from '../../model/config.ts';
 import { disposeParams, initParams, mulberry32, paramsFromTorch, randn, toTorchLayout, type ParamSpec } from '../../model/params.ts';
+import { embed } from '../../model/embed.ts';
+import { reconstruct } from '../../model/reconstruct.ts';
 import { Trainer, computeGradients } from '../../model/trainer.ts';
 import { Golden, assertClose, maxAbs } from './golden.ts';
 import { goldenSetup } from './fixture.ts';
@@ -124,6 +126,27 @@ test('[webgpu] one AdamW step: parameters, moments and the loss after it match t
   assert.ok(Math.abs(value - ref) / ref < LOSS_REL, `loss after step ${value} vs ${ref}`);
   trainer.dispose();
   s.dispose();
+});
+
+/** Embeddings of the golden batch and the reconstruction of its first chip on `backend`. */
+async function inference(backend: BackendChoice): Promise<{ vectors: Float32Array; pixels: Float32Array; loss: number }> {
+  const s = await goldenSetup(golden, backend);
+  const b = golden.batch();
+  const px = b.pixels.length / b.batch;
+  const vectors = await embed(s.model, b);
+  const one = { batch: 1, pixels: b.pixels.subarray(0, px), latlon: b.latlon.subarray(0, 2), timestep: b.timestep.subarray(0, 3) };
+  const rec = await reconstruct(s.model, one, randomMask(golden.config(), 1, 8));
+  s.dispose();
+  return { vectors, pixels: rec.pixels, loss: rec.loss };
+}
+
+test('[webgpu] embeddings and a reconstruction (awaited reads only) match WASM\'s', async (t) => {
+  if (!(await webgpuReady(t))) return;
+  const wasm = await inference('wasm');
+  const webgpu = await inference('webgpu');
+  assertClose('embeddings', webgpu.vectors, wasm.vectors, ACT_TOL);
+  assertClose('reconstruction pixels', webgpu.pixels, wasm.pixels, ACT_TOL);
+  assert.ok(Math.abs(webgpu.loss - wasm.loss) / wasm.loss < LOSS_REL, `reconstruction loss ${webgpu.loss} vs ${wasm.loss}`);
 });
 
 /**
