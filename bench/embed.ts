@@ -41,11 +41,11 @@ console.log(`${size} ${cfg.imageSize}/${cfg.patchSize} on ${backend.choice}`);
 
 const rand = mulberry32(7);
 const batch = { batch: samples, pixels: randn(samples * 13 * cfg.imageSize ** 2, rand), latlon: randn(samples * 2, rand), timestep: randn(samples * 3, rand) };
-embed(model, { ...batch, batch: 1, pixels: batch.pixels.subarray(0, 13 * cfg.imageSize ** 2), latlon: batch.latlon.subarray(0, 2), timestep: batch.timestep.subarray(0, 3) }); // warm-up
+await embed(model, { ...batch, batch: 1, pixels: batch.pixels.subarray(0, 13 * cfg.imageSize ** 2), latlon: batch.latlon.subarray(0, 2), timestep: batch.timestep.subarray(0, 3) }); // warm-up
 let best = 0;
 for (const chunk of [1, 2, 1, 2]) {
   const t0 = performance.now();
-  embed(model, batch, { maxChunk: chunk });
+  await embed(model, batch, { maxChunk: chunk });
   const rate = samples / ((performance.now() - t0) / 1000);
   best = Math.max(best, rate);
   console.log(`in-memory, chunk ${chunk}: ${rate.toFixed(2)} samples/s (${(1000 / rate).toFixed(0)} ms/sample)`);

@@ -23,7 +23,7 @@ export function benchBatch(imageSize: number, batch: number): ClayBatch {
 }
 
 /** Kernel time of one step by kernel name (ms, calls), largest first; custom-op wrappers excluded. */
-async function kernelProfile(step: () => void): Promise<[string, number, number][]> {
+async function kernelProfile(step: () => Promise<void>): Promise<[string, number, number][]> {
   const prof = await tf.profile(step);
   const by = new Map<string, [number, number]>();
   for (const k of prof.kernels) {
@@ -44,6 +44,10 @@ async function main(): Promise<void> {
   const info = await initBackend({ prefer: backend as BackendChoice, log: () => {} });
   const data = benchBatch(cfg.imageSize, batch);
   const out: Record<string, unknown> = { backend, size, img: cfg.imageSize, patch: cfg.patchSize, batch, workers };
+  if (info.adapter !== null) {
+    const a = info.adapter;
+    out['adapter'] = `${a.vendor} ${a.architecture} ${a.device} (${a.description})${a.isCpu ? ', a CPU adapter' : ''}; maxStorageBufferBindingSize ${info.limits?.maxStorageBufferBindingSize}`;
+  }
   out['footprintMiB'] = Math.round(estimateFootprint(cfg, workers > 0 ? Math.ceil(batch / workers) : batch, 'train').peakBytes / 2 ** 20);
   try {
     const times: number[] = [];
@@ -65,13 +69,13 @@ async function main(): Promise<void> {
       for (let s = 0; s <= steps; s++) {
         const t0 = performance.now();
         const inputs = prepareInputs(cfg, data);
-        trainer.step([{ inputs, mask: randomMask(cfg, batch, s + 1) }]);
+        await trainer.step([{ inputs, mask: randomMask(cfg, batch, s + 1) }]);
         disposeInputs(inputs);
         if (s > 0) times.push((performance.now() - t0) / 1000);
       }
-      if (process.env['CLAY_BENCH_PROFILE'] === '1') out['kernels'] = await kernelProfile(() => {
+      if (process.env['CLAY_BENCH_PROFILE'] === '1') out['kernels'] = await kernelProfile(async () => {
         const inputs = prepareInputs(cfg, data);
-        trainer.step([{ inputs, mask: randomMask(cfg, batch, 99) }]);
+        await trainer.step([{ inputs, mask: randomMask(cfg, batch, 99) }]);
         disposeInputs(inputs);
       });
     }

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const inputs = prepareInputs(cfg, data);
     const t1 = performance.now();
-    const { grads } = computeGradients(model, { inputs, mask: randomMask(cfg, batch, s + 1) });
+    const { grads } = await computeGradients(model, { inputs, mask: randomMask(cfg, batch, s + 1) });
     const t2 = performance.now();
     trainer.optimizer.apply(model.params.vars, grads, 1e-4);
     tf.dispose([...grads.values()]);
@@ -74,8 +74,8 @@ async function main(): Promise<void> {
   const mask = randomMask(cfg, batch, 99);
   let grads = new Map<string, tf.Tensor>();
   // tfjs reuses one profile object: keep each kernel list before the next profile.
-  const pg = [...(await tf.profile(() => {
-    grads = computeGradients(model, { inputs, mask }).grads;
+  const pg = [...(await tf.profile(async () => {
+    grads = (await computeGradients(model, { inputs, mask })).grads;
   })).kernels];
   const pa = [...(await tf.profile(() => trainer.optimizer.apply(model.params.vars, grads, 1e-4))).kernels];
   tf.dispose([...grads.values()]);

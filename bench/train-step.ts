@@ -5,8 +5,12 @@
  * (`engines/torch/clay_torch`, `python3 -m clay_torch.bench`, on the CPU with 1 and 2 threads) on the same
  * cases in the same run when a Python with torch is found, with the ratio tfjs / torch.
  *
- *   node --import tsx bench/train-step.ts [--engines tfjs,torch] [--backends wasm,cpu] [--workers 0,2] [--steps 3]
+ *   node --import tsx bench/train-step.ts [--engines tfjs,torch] [--backends webgpu,wasm,cpu] [--workers 0,2] [--steps 3]
  *     [--cpu-budget 60] [--cases tiny-128-16,small-512-32]   (default: every case; a case is size-image-patch)
+ *
+ * `webgpu` runs on the adapter Dawn finds (named in the output; on a machine without a GPU that is
+ * lavapipe, Vulkan on the CPU: its figures say the path works, not how fast a GPU is). Worker threads are
+ * for WASM and CPU only: webgpu is one device.
  *
  * Each measurement runs in its own process (bench/train-step-child.ts) so peak RSS is its own. The CPU
  * backend is skipped for a configuration whose predicted step time (from its measured GFLOP/s on a
@@ -100,7 +104,9 @@ function main(): void {
   const steps = Number(arg('steps', '3'));
   const cpuBudget = Number(arg('cpu-budget', '60'));
   const engines = arg('engines', 'tfjs,torch').split(',');
-  const backends = engines.includes('tfjs') ? arg('backends', 'node-gpu,node,wasm,cpu').split(',').filter(backendAvailable) : [];
+  const asked = engines.includes('tfjs') ? arg('backends', 'node-gpu,node,webgpu,wasm,cpu').split(',') : [];
+  const backends = asked.filter(backendAvailable);
+  for (const b of asked.filter((x) => !backends.includes(x))) console.log(`# backend ${b}: not available here, skipped`);
   const workerCounts = arg('workers', `0,${Math.min(2, cpus().length)}`).split(',').map(Number);
   const python = engines.includes('torch') ? torchPython() : null;
   const hasTorch = python !== null;
@@ -138,6 +144,10 @@ function main(): void {
             continue;
           }
         }
+        if (w > 0 && (b === 'webgpu' || b === 'node' || b === 'node-gpu')) {
+          console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  skipped: worker threads are for wasm and cpu (${b} is one device)`);
+          continue;
+        }
         if (w > c.batch) {
           console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  skipped: batch ${c.batch} < ${w} workers; torch ${torchCell} s`);
           continue;
@@ -149,6 +159,7 @@ function main(): void {
           console.log(`${label}${b.padEnd(8)}${String(w).padStart(7)}  ${String(r['refused'] ?? r['error'])}; torch ${torchCell} s`);
           continue;
         }
+        if (typeof r['adapter'] === 'string' && !profiles.some((p) => p.startsWith(`${b} adapter`))) profiles.unshift(`${b} adapter: ${r['adapter']}`);
         const s = Number(r['sPerStep']);
         const gf = flops / s / 1e9;
         if (b === 'cpu') cpuGflops.push(gf);

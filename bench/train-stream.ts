@@ -140,10 +140,10 @@ export function benchConfig(): ClayConfig {
 }
 
 /** One optimizer step on `batch` (inputs prepared and freed around it). */
-function trainStep(cfg: ClayConfig, trainer: Trainer, batch: ClayBatch, seed: number): void {
+async function trainStep(cfg: ClayConfig, trainer: Trainer, batch: ClayBatch, seed: number): Promise<void> {
   const inputs = prepareInputs(cfg, batch);
   try {
-    trainer.step([{ inputs, mask: randomMask(cfg, batch.batch, seed) }]);
+    await trainer.step([{ inputs, mask: randomMask(cfg, batch.batch, seed) }]);
   } finally {
     disposeInputs(inputs);
   }
@@ -167,12 +167,12 @@ export async function syntheticTrainRate(opts: { steps: number; batch: number })
   const cfg = benchConfig();
   const trainer = await newTrainer(cfg, opts.batch);
   const data = benchBatch(cfg.imageSize, opts.batch);
-  trainStep(cfg, trainer, data, 0); // warm-up: kernels compiled, memory grown
+  await trainStep(cfg, trainer, data, 0); // warm-up: kernels compiled, memory grown
   const rss = new RssSampler();
   const times: number[] = [];
   for (let s = 1; s <= opts.steps; s++) {
     const t0 = performance.now();
-    trainStep(cfg, trainer, data, s);
+    await trainStep(cfg, trainer, data, s);
     times.push((performance.now() - t0) / 1000);
   }
   trainer.dispose();
@@ -198,7 +198,7 @@ export async function fedTrainRate(refs: readonly ChipRef[], opts: { steps: numb
       const s = chipStream({ refs, batchSize: opts.batch, dropLast: true, shuffle: true, seed: 1, epoch, pool, ...(opts.prefetch === undefined ? {} : { prefetch: opts.prefetch }) });
       let t0 = performance.now();
       for await (const b of s) {
-        trainStep(cfg, trainer, b, step);
+        await trainStep(cfg, trainer, b, step);
         // Step 0 is the warm-up (and the stream's first batch, read while nothing else runs).
         if (step > 0) times.push((performance.now() - t0) / 1000);
         else rss = new RssSampler();

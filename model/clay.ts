@@ -10,6 +10,7 @@ import { tokenEncodings } from './encodings.ts';
 import type { PreparedInputs } from './inputs.ts';
 import type { Mask } from './masking.ts';
 import { headLossWeights, headsLoss } from './heads.ts';
+import { treeSum } from './sum.ts';
 import { gatherRows, layerNorm, linear, repeatRows } from './ops.ts';
 import type { ClayParams } from './params.ts';
 import { transformer, type ParamGetter, type Taps } from './transformer.ts';
@@ -147,9 +148,10 @@ export class ClayModel {
    */
   loss(pixels: tf.Tensor, target: tf.Tensor, mask: Mask): tf.Scalar {
     const { L } = this.sizes;
-    const w = tf.tensor3d(lossWeights(this.sizes, mask), [mask.batch, NUM_BANDS, L]);
-    const perPatch = tf.mean(tf.squaredDifference(pixels, target), -1);
-    return tf.sum(tf.mul(perPatch, w));
+    const { PP } = this.sizes;
+    // The per-patch mean folded into the weights (w / PP), so that the whole loss is one tree sum (sum.ts).
+    const w = tf.div(tf.tensor4d(lossWeights(this.sizes, mask), [mask.batch, NUM_BANDS, L, 1]), PP);
+    return treeSum(tf.mul(tf.squaredDifference(pixels, target), w));
   }
 
   /** Full forward: the loss of a batch under a mask (tap `decoder.pixels` to see the reconstruction). */

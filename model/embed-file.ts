@@ -71,7 +71,7 @@ export async function embedChips(model: ClayModel, batches: AsyncIterable<ChipBa
     if (batch.batch !== batch.chips.length) throw new ClayError('INTERNAL', `a batch of ${batch.batch} samples lists ${batch.chips.length} chips`);
     checkChipSizes(model, batch);
     const started = performance.now();
-    parts.push(embed(model, batch, options.embed));
+    parts.push(await embed(model, batch, options.embed));
     chips.push(...batch.chips);
     options.onBatch?.({ done: chips.length, chips: batch.chips, ms: performance.now() - started });
     if (chips.length >= limit) break;

@@ -9,7 +9,7 @@ import { ClayError } from '../core/errors.ts';
 import { currentBackend } from './backend.ts';
 import type { ClayModel } from './clay.ts';
 import { NUM_BANDS } from './config.ts';
-import { largestFittingBatch } from './footprint.ts';
+import { assertFits, largestFittingBatch } from './footprint.ts';
 import { disposeInputs, prepareInputs, type ClayBatch } from './inputs.ts';
 
 /** Options of `embed`. */
@@ -23,12 +23,15 @@ export interface EmbedOptions {
   readonly maxChunk?: number;
 }
 
-/** Mean patch-token embeddings `[B, dim]`, row-major. */
-export function embed(model: ClayModel, batch: ClayBatch, opts: EmbedOptions = {}): Float32Array {
+/** Mean patch-token embeddings `[B, dim]`, row-major (each chunk read back awaited). */
+export async function embed(model: ClayModel, batch: ClayBatch, opts: EmbedOptions = {}): Promise<Float32Array> {
   const cfg = model.cfg;
   const limit = opts.memoryLimitBytes === undefined ? (currentBackend()?.memoryLimitBytes ?? null) : opts.memoryLimitBytes;
-  const chunk = Math.min(largestFittingBatch(cfg, 'forward', limit, batch.batch), opts.maxChunk ?? 2);
+  const tensorLimit = currentBackend()?.tensorLimitBytes ?? null;
+  const chunk = Math.min(largestFittingBatch(cfg, 'forward', limit, batch.batch, tensorLimit), opts.maxChunk ?? 2);
   if (chunk < 1) {
+    // Names the limit that one sample exceeds (memory, or the largest tensor).
+    assertFits(cfg, 1, 'forward', limit, currentBackend()?.choice ?? 'backend', tensorLimit);
     throw new ClayError('MODEL_CONFIG', `one sample of this config does not fit the backend's ${((limit ?? 0) / 1024 ** 3).toFixed(2)} GiB`);
   }
   const { GL } = model.sizes;
@@ -45,9 +48,9 @@ export function embed(model: ClayModel, batch: ClayBatch, opts: EmbedOptions = {
       const enc = model.encode(inputs, null, undefined, false);
       return tf.mean(tf.slice(enc, [0, 0, 0], [b - a, GL, D]), 1);
     });
-    out.set(mean.dataSync() as Float32Array, a * D);
-    mean.dispose();
     disposeInputs(inputs);
+    out.set(await mean.data(), a * D);
+    mean.dispose();
   }
   return out;
 }

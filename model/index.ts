@@ -5,7 +5,8 @@
  * and the chip stream) never does. Call `initBackend()` before building a model.
  */
 export { BAND_GROUPS, NUM_BANDS, EMBEDDING_RULE, MODEL_SIZES, clayConfig, derive, validateConfig, type ModelSize, type BandGroup, type ClayConfig, type DerivedSizes } from './config.ts';
-export { initBackend, currentBackend, memoryLimitOf, WASM_MEMORY_LIMIT_BYTES, type BackendChoice, type BackendInfo, type BackendOptions } from './backend.ts';
+export { initBackend, currentBackend, memoryLimitOf, WASM_MEMORY_LIMIT_BYTES, BACKEND_FLAGS, type BackendChoice, type BackendFlag, type BackendEvent, type BackendInfo, type BackendOptions } from './backend.ts';
+export { type GpuAdapterDescription, type GpuLimits } from './webgpu.ts';
 export { ClayModel } from './clay.ts';
 export { paramSpecs, initParams, disposeParams, countParams, randn, type ClayParams, type ParamSpec } from './params.ts';
 export { maskFromNoise, randomMask, type Mask } from './masking.ts';
@@ -16,7 +17,7 @@ export { encodeSafetensors, decodeSafetensors, type NamedTensor, type Safetensor
 export { stateDict, paramsFromStateDict, saveWeights, loadWeights } from './weights.ts';
 export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, readCheckpointMeta, type CheckpointMeta, type LoadedCheckpoint } from './checkpoint.ts';
 export { loadModelForInference, type InferenceModel, type InferenceOverrides } from './checkpoint-load.ts';
-export { estimateFootprint, assertFits, largestFittingBatch, type Footprint, type FootprintMode } from './footprint.ts';
+export { estimateFootprint, assertFits, largestFittingBatch, largestTensor, type Footprint, type FootprintMode, type LargestTensor } from './footprint.ts';
 export { modelSpec, type ModelSpec } from './model-spec.ts';
 export { trainRun, cropBatch, type TrainData, type TrainRunOptions, type TrainResult, type StepEvent, type BatchStream } from './train-run.ts';
 export { syntheticTrainData, type SyntheticDataOptions } from './data/synthetic.ts';

@@ -80,8 +80,8 @@ export function maskedRgbPatches(cfg: ClayConfig, mask: Mask): Uint8Array {
   return Uint8Array.from(mask.maskedMatrix.subarray(g * L, (g + 1) * L));
 }
 
-/** Runs one chip (batch 1) through encoder and decoder under `mask`. */
-export function reconstruct(model: ClayModel, sample: ClayBatch, mask: Mask): Reconstruction {
+/** Runs one chip (batch 1) through encoder and decoder under `mask` (results read back awaited). */
+export async function reconstruct(model: ClayModel, sample: ClayBatch, mask: Mask): Promise<Reconstruction> {
   const cfg = model.cfg;
   if (sample.batch !== 1 || mask.batch !== 1) throw new ClayError('MODEL_CONFIG', 'reconstruct takes one chip and one mask');
   const inputs = prepareInputs(cfg, sample, false);
@@ -93,9 +93,12 @@ export function reconstruct(model: ClayModel, sample: ClayBatch, mask: Mask): Re
       const target = tf.tensor4d(patchifyCube(cfg, 1, sample.pixels), [1, NUM_BANDS, L, PP]);
       return [px, model.loss(px, target, mask)];
     });
-    const out = { mask, pixels: unpatchify(cfg, pixels.dataSync() as Float32Array), loss: loss.dataSync()[0] ?? NaN };
-    tf.dispose([pixels, loss]);
-    return out;
+    try {
+      const [px, l] = await Promise.all([pixels.data(), loss.data()]);
+      return { mask, pixels: unpatchify(cfg, Float32Array.from(px)), loss: l[0] ?? NaN };
+    } finally {
+      tf.dispose([pixels, loss]);
+    }
   } finally {
     disposeInputs(inputs);
   }
@@ -169,7 +172,7 @@ export async function reconstructionPicture(model: ClayModel, chip: ChipSample, 
     throw new ClayError('BAD_ARGUMENT', `${chip.url} is ${chip.width}x${chip.height} px; the model takes ${cfg.imageSize}x${cfg.imageSize} (--image-size)`, { input: chip.url });
   }
   const sample: ClayBatch = { batch: 1, pixels: chip.pixels, latlon: Float32Array.from(chip.latlon), timestep: Float32Array.from(chip.timestep) };
-  const rec = reconstruct(model, sample, randomMask(cfg, 1, options.seed ?? 0));
+  const rec = await reconstruct(model, sample, randomMask(cfg, 1, options.seed ?? 0));
   const png = await reconstructionPng(reconstructionPanels(cfg, chip.pixels, rec, options.visible));
   const masked = maskedRgbPatches(cfg, rec.mask).reduce((n, m) => n + m, 0);
   return { png, loss: rec.loss, maskedPatches: masked, patches: model.sizes.L };

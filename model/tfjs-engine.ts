@@ -95,7 +95,7 @@ export async function startTfjsEngine(o: TfjsEngineOptions): Promise<TrainEngine
       }
     },
     async writeState(dir, metadata) {
-      await writeFile(join(dir, WEIGHTS_FILE), encodeSafetensors(stateDict(params), metadata));
+      await writeFile(join(dir, WEIGHTS_FILE), encodeSafetensors(await stateDict(params), metadata));
       await writeFile(join(dir, OPTIMIZER_FILE), encodeSafetensors(await optimizerTensors(params, t), metadata));
     },
     async close() {

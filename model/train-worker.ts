@@ -14,7 +14,7 @@ import type { ClayConfig } from './config.ts';
 import { disposeInputs, prepareInputs, type ClayBatch } from './inputs.ts';
 import { maskFromNoise } from './masking.ts';
 import { initParams, paramsFromTorch, toTorchLayout, type ClayParams } from './params.ts';
-import { computeGradients } from './trainer.ts';
+import { deviceGradients } from './trainer.ts';
 import { copyTensorData } from './tensor-data.ts';
 
 /** Data a worker starts with. */
@@ -70,11 +70,11 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
   let opt: AdamW;
   const reply = (r: WorkerReply): void => port.postMessage(r);
 
-  const handle = (req: WorkerRequest): void => {
+  const handle = async (req: WorkerRequest): Promise<void> => {
     const t0 = performance.now();
     if (req.type === 'grads') {
       const inputs = prepareInputs(init.cfg, req.batch);
-      const { loss, grads } = computeGradients(model, { inputs, mask: maskFromNoise(init.cfg, req.batch.batch, req.noise) });
+      const { loss: lossT, grads } = deviceGradients(model, { inputs, mask: maskFromNoise(init.cfg, req.batch.batch, req.noise) });
       disposeInputs(inputs);
       let total = 0;
       for (const v of params.vars.values()) total += v.size;
@@ -84,10 +84,12 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
       for (const [name, v] of params.vars) {
         const g = grads.get(name);
         if (g === undefined) throw new Error(`no gradient for ${name}`);
-        copyTensorData(g, slot.subarray(off, off + v.size));
+        await copyTensorData(g, slot.subarray(off, off + v.size));
         off += v.size;
       }
       tf.dispose([...grads.values()]);
+      const loss = (await lossT.data())[0] ?? Number.NaN;
+      lossT.dispose();
       reply({ type: 'grads', loss, ms: performance.now() - t0 });
     } else if (req.type === 'apply') {
       // The weighted mean of every worker's slot over the owned share (as tensor ops on the whole share: a
@@ -122,7 +124,7 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
       off = start;
       for (let i = first; i < last; i++) {
         const v = (entries[i] as [string, tf.Variable])[1];
-        copyTensorData(v, out.subarray(off, off + v.size));
+        await copyTensorData(v, out.subarray(off, off + v.size));
         off += v.size;
       }
       reply({ type: 'applied', ms: performance.now() - t0 });
@@ -142,7 +144,7 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
         const v = params.vars.get(spec.name);
         if (v === undefined) continue;
         const t = toTorchLayout(spec, v);
-        values[spec.name] = Float32Array.from(t.dataSync());
+        values[spec.name] = Float32Array.from(await t.data());
         t.dispose();
       }
       reply({ type: 'params', values });
@@ -162,13 +164,13 @@ function run(init: WorkerInit, port: NonNullable<typeof parentPort>): void {
         : paramsFromTorch(init.cfg, (s) => initial[s.name] ?? new Float32Array(0));
       model = new ClayModel(params);
       opt = new AdamW(init.adamw);
+      // Requests are handled one at a time, in order (ParallelTrainer waits for each reply anyway).
+      let queue: Promise<void> = Promise.resolve();
       port.on('message', (req: WorkerRequest) => {
-        try {
-          handle(req);
-        } catch (err) {
+        queue = queue.then(() => handle(req)).catch((err: unknown) => {
           const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
           reply({ type: 'error', message: err instanceof Error ? err.message : String(err), ...(code === undefined ? {} : { code }) });
-        }
+        });
       });
       reply({ type: 'ready', backend: b.tfName });
     })

@@ -11,16 +11,19 @@ import type { ClayConfig } from './config.ts';
 import { paramsFromTorch, paramSpecs, toTorchLayout, type ClayParams } from './params.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
-/** The parameters as PyTorch-layout tensors, in state_dict order. */
-export function stateDict(params: ClayParams): NamedTensor[] {
-  return params.specs.map((spec) => {
+/** The parameters as PyTorch-layout tensors, in state_dict order (read back from the backend, awaited). */
+export async function stateDict(params: ClayParams): Promise<NamedTensor[]> {
+  const out: NamedTensor[] = [];
+  for (const spec of params.specs) {
     const v = params.vars.get(spec.name);
     if (v === undefined) throw new ClayError('WEIGHTS_INVALID', `missing parameter ${spec.name}`, { input: spec.name });
     const t = toTorchLayout(spec, v);
-    const data = t.dataSync() as Float32Array;
+    const data = await t.data();
     t.dispose();
-    return { name: spec.name, shape: spec.torchShape, data: Float32Array.from(data) };
-  });
+    // A copy: data() may hand out the backend's own array.
+    out.push({ name: spec.name, shape: spec.torchShape, data: Float32Array.from(data) });
+  }
+  return out;
 }
 
 /** Parameters from state_dict tensors (strict; `model.` prefix stripped when every name has it). */
@@ -50,7 +53,7 @@ export function paramsFromStateDict(cfg: ClayConfig, tensors: readonly NamedTens
 /** Writes the parameters as a safetensors file (atomically: temporary name, then rename). */
 export async function saveWeights(params: ClayParams, path: string, metadata: Record<string, string> = {}): Promise<void> {
   // writeFileAtomic: a hidden temporary sibling, then a rename; failures are IO naming the path.
-  await writeFileAtomic(path, encodeSafetensors(stateDict(params), { format: 'pt', ...metadata }));
+  await writeFileAtomic(path, encodeSafetensors(await stateDict(params), { format: 'pt', ...metadata }));
 }
 
 /** Reads a safetensors file into parameters for `cfg`. */

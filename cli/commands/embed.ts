@@ -68,7 +68,7 @@ export async function runEmbed(ctx: Context, options: EmbedCommandOptions): Prom
     ctx.logger.info('Embed:Skip', { out: target.url, reason: 'exists (use --force to redo)' });
     return finish({ event: 'Embed:Done', status: 'skipped', out: target.url, chips: 0, corrupt: 0, ms: Date.now() - started, peakRssMb: rss() });
   }
-  const backend = await initModelBackend(ctx);
+  const backend = await initModelBackend(ctx, options.backend);
   const loaded = await loadModelForInference(options.checkpoint, modelOverrides(options));
   try {
     const { cfg, model } = loaded;

@@ -67,7 +67,7 @@ export async function runReconstruct(ctx: Context, options: ReconstructCommandOp
   } else {
     // The model modules load tfjs (~50 MB): imported here, so the other commands never pay for them.
     const [{ loadModelForInference }, { reconstructionPicture }] = await Promise.all([import('../../model/checkpoint-load.ts'), import('../../model/reconstruct.ts')]);
-    await initModelBackend(ctx);
+    await initModelBackend(ctx, options.backend);
     const loaded = await loadModelForInference(options.checkpoint, modelOverrides(options, options.maskRatio));
     try {
       const chip = await readChip(options.chip);

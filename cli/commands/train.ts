@@ -8,10 +8,11 @@
 import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
-import type { BackendChoice } from '../../model/backend.ts';
+import type { BackendFlag } from '../../model/backend-flags.ts';
 import type { EngineStart } from '../../model/engine.ts';
 import type { TrainResult } from '../../model/train-run.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
+import { BACKEND_HELP, initModelBackend, parseBackend } from '../model-options.ts';
 import { parseInteger, parseNumber } from '../parse.ts';
 
 /** Options of `clay train`. */
@@ -35,7 +36,7 @@ export interface TrainCommandOptions {
   shuffleBuffer?: number;
   prefetch?: number;
   workers?: number;
-  backend?: string;
+  backend?: BackendFlag;
   engine?: string;
   device?: string;
   precision?: string;
@@ -61,7 +62,6 @@ export interface TrainSummary {
   peakRssMb: number;
 }
 
-const BACKENDS: readonly BackendChoice[] = ['node-gpu', 'node', 'wasm', 'cpu'];
 const ENGINES = ['tfjs', 'torch'] as const;
 const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 const PRECISIONS = ['fp32', 'bf16'] as const;
@@ -77,9 +77,8 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
 /** Runs `clay train` with an existing context. */
 export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<TrainSummary> {
   if (o.steps !== undefined && o.epochs !== undefined) throw new ClayError('BAD_ARGUMENT', '--steps and --epochs cannot be combined', { input: '--steps' });
-  if (o.backend !== undefined && !(BACKENDS as readonly string[]).includes(o.backend)) {
-    throw new ClayError('BAD_ARGUMENT', `--backend must be one of ${BACKENDS.join(', ')}, got '${o.backend}'`, { input: '--backend' });
-  }
+  // Programmatic callers pass the option unparsed: the same check as the flag's.
+  if (o.backend !== undefined) parseBackend(o.backend);
   const engine = oneOf('--engine', o.engine, ENGINES, 'tfjs');
   const device = oneOf('--device', o.device, DEVICES, 'auto');
   const precision = oneOf('--precision', o.precision, PRECISIONS, 'fp32');
@@ -91,13 +90,11 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
     throw new ClayError('BAD_ARGUMENT', '--backend is an option of --engine tfjs', { input: '--backend' });
   }
   // The model modules load tfjs (~50 MB): imported here, so the other commands never pay for them.
-  const [{ modelSpec }, { initBackend }, { openChipTrainData }, { trainRun }] = await Promise.all([
-    import('../../model/model-spec.ts'), import('../../model/backend.ts'), import('../../model/data/train-data.ts'), import('../../model/train-run.ts'),
+  const [{ modelSpec }, { openChipTrainData }, { trainRun }] = await Promise.all([
+    import('../../model/model-spec.ts'), import('../../model/data/train-data.ts'), import('../../model/train-run.ts'),
   ]);
   const spec = modelSpec(o.model, { ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.patchSize !== undefined ? { patchSize: o.patchSize } : {}) });
-  if (engine === 'tfjs') {
-    await initBackend({ ...(o.backend !== undefined ? { prefer: o.backend as BackendChoice } : {}), log: (e) => ctx.logger.info('Model:Backend', { backend: String(e['backend']), tf: String(e['tf']), reason: String(e['reason']) }) });
-  }
+  if (engine === 'tfjs') await initModelBackend(ctx, o.backend);
   const startEngine = engine === 'torch' ? await (async () => {
     const { startTorchEngine } = await import('../../model/torch-engine.ts');
     return (start: EngineStart) => startTorchEngine({
@@ -179,7 +176,7 @@ export function registerTrain(program: Command, globals: () => GlobalOptions): v
     .option('--shuffle-buffer <n>', 'chips in the shuffle buffer', (v) => parseInteger(v, '--shuffle-buffer', 1))
     .option('--prefetch <n>', 'batches read ahead while a step trains', (v) => parseInteger(v, '--prefetch', 0))
     .option('--workers <n>', 'chip decoding threads', (v) => parseInteger(v, '--workers', 1))
-    .option('--backend <name>', `tfjs backend: ${BACKENDS.join(', ')} (default: CLAY_BACKEND, else the first that loads)`)
+    .option('--backend <name>', BACKEND_HELP, parseBackend)
     .option('--engine <name>', 'tfjs (this process, default) or torch (PyTorch in a Python child process: CUDA where there is a GPU)')
     .option('--device <d>', 'torch engine: auto (CUDA when torch sees a GPU), cpu or cuda (default auto)')
     .option('--precision <p>', 'torch engine: fp32, or bf16 (autocast on CUDA) (default fp32)')

@@ -183,7 +183,7 @@ test('clay embed: GeoParquet read by hyparquet: rows, paths, dates, footprints (
   // embed() in-process on the same chips, one sample per forward as the command runs it.
   const { loadModelForInference } = await import('../../model/checkpoint-load.ts');
   const m = await loadModelForInference(ckpt);
-  const want = [...embed(m.model, batchOf(samples), { maxChunk: 1 })];
+  const want = [...await embed(m.model, batchOf(samples), { maxChunk: 1 })];
   m.dispose();
   for (const [i, row] of rows.entries()) {
     assert.equal(row['path'], tifs[i]);

@@ -44,8 +44,8 @@ test('a checkpoint folder loads with its config and the weights saved, bit for b
     assert.equal(m.size, 'tiny');
     assert.deepEqual([m.cfg.imageSize, m.cfg.patchSize, m.cfg.dim], [64, 32, 256]);
     const ref = initParams(cfg, 7);
-    const want = stateDict(ref);
-    const got = stateDict(m.model.params);
+    const want = await stateDict(ref);
+    const got = await stateDict(m.model.params);
     disposeParams(ref);
     assert.deepEqual(got.map((t) => t.name), want.map((t) => t.name));
     got.forEach((t, i) => assert.deepEqual(t.data, want[i]!.data, t.name));

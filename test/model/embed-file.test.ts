@@ -78,7 +78,7 @@ test('embedChips: one row per chip in order, values equal to embed() on the same
   assert.equal(e.dim, 256);
   assert.deepEqual(e.chips.map((c) => c.key), [0, 1, 2, 3, 4].map((i) => place(i).key));
   assert.deepEqual(seen, [2, 4, 5]);
-  const direct = batches.map((b) => embed(model, b));
+  const direct = await Promise.all(batches.map((b) => embed(model, b)));
   assert.deepEqual(e.values, Float32Array.from(direct.flatMap((d) => [...d])));
   const cut = await embedChips(model, stream(batches), { limit: 3 });
   assert.deepEqual(cut.chips.map((c) => c.key), [0, 1, 2].map((i) => place(i).key));

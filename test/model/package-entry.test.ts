@@ -31,7 +31,7 @@ test("import 'clay-pipeline/model': a tiny model on the WASM backend embeds a ba
     const rand = (() => { let s = 7; return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648); })();
     const n = 2, px = n * m.NUM_BANDS * 64 * 64;
     const batch = { batch: n, pixels: m.randn(px, rand), latlon: m.randn(n * 2, rand), timestep: m.randn(n * 3, rand) };
-    const e = m.embed(model, batch);
+    const e = await m.embed(model, batch);
     console.log(JSON.stringify({ backend: backend.choice, length: e.length, dim: cfg.dim, finite: e.every(Number.isFinite), params: m.countParams(cfg) > 0 }));`);
   const r = JSON.parse(out) as { backend: string; length: number; dim: number; finite: boolean; params: boolean };
   assert.equal(r.backend, 'wasm');

@@ -59,10 +59,10 @@ function forwardPixels(sample: ClayBatch, seed: number): { patches: Float32Array
   return { patches, loss };
 }
 
-test('reconstruct: decoder pixels put back patch by patch, channel k as band k; v0 loss as forward computes it', () => {
+test('reconstruct: decoder pixels put back patch by patch, channel k as band k; v0 loss as forward computes it', async () => {
   const { sample } = chip(1);
   const mask = randomMask(cfg, 1, 3);
-  const rec = reconstruct(model, sample, mask);
+  const rec = await reconstruct(model, sample, mask);
   const { patches, loss } = forwardPixels(sample, 3);
   assert.equal(rec.pixels.length, NUM_BANDS * H * H);
   const L = side * side;
@@ -79,7 +79,7 @@ test('reconstruct: decoder pixels put back patch by patch, channel k as band k; 
 test('the PNG: three panels; exactly the masked rgb patches grey; the right panel is the model pixels under the stretch', async () => {
   const { sample, reflectance } = chip(2);
   const mask = randomMask(cfg, 1, 2);
-  const rec = reconstruct(model, sample, mask);
+  const rec = await reconstruct(model, sample, mask);
   const png = await reconstructionPng(reconstructionPanels(cfg, sample.pixels, rec));
   const meta = await sharp(png).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 3 * H + 2 * PANEL_GAP, H, 3]);
@@ -122,10 +122,10 @@ test('the PNG: three panels; exactly the masked rgb patches grey; the right pane
   assert.deepEqual(at(0, H + 1, 10), [255, 255, 255]);
 });
 
-test("visible 'input' pastes the input into the visible patches of the reconstruction; no tensors leak", () => {
+test("visible 'input' pastes the input into the visible patches of the reconstruction; no tensors leak", async () => {
   const { sample } = chip(3);
   const before = tf.memory().numTensors;
-  const rec = reconstruct(model, sample, randomMask(cfg, 1, 4));
+  const rec = await reconstruct(model, sample, randomMask(cfg, 1, 4));
   assert.equal(tf.memory().numTensors, before);
   const model_ = reconstructionPanels(cfg, sample.pixels, rec, 'model');
   const pasted = reconstructionPanels(cfg, sample.pixels, rec, 'input');

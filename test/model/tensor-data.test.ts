@@ -11,9 +11,9 @@ test('copyTensorData copies a tensor (a reshaped view included) into a caller-ow
     const t = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
     const r = t.reshape([3, 2]);
     const dst = new Float32Array(new SharedArrayBuffer(8 * 4)).fill(-1);
-    copyTensorData(r, dst.subarray(1, 7));
+    await copyTensorData(r, dst.subarray(1, 7));
     assert.deepEqual(Array.from(dst), [-1, 1, 2, 3, 4, 5, 6, -1], backend);
-    assert.throws(() => copyTensorData(t, dst), RangeError);
+    await assert.rejects(copyTensorData(t, dst), RangeError);
     tf.dispose([t, r]);
   }
   await tf.setBackend('wasm');

@@ -27,7 +27,7 @@ for (const backend of TEST_BACKENDS) {
     const s = await goldenSetup(golden, backend);
     const specs = new Map(s.params.specs.map((p) => [p.name, p]));
     assert.deepEqual(s.params.specs.map((p) => p.name), golden.manifest.param_order);
-    const { loss, grads } = computeGradients(s.model, { inputs: s.inputs, mask: s.mask });
+    const { loss, grads } = await computeGradients(s.model, { inputs: s.inputs, mask: s.mask });
     assert.ok(Math.abs(loss - (golden.get('loss')[0] ?? 0)) < 1e-5);
     const selected = golden.names('grad').filter((n) => n.startsWith('grad/'));
     assert.equal(selected.length, 20);
@@ -60,7 +60,7 @@ test('one AdamW step: parameters, moments, update norms and the loss after it', 
   const before = new Map([...s.params.vars].map(([k, v]) => [k, v.clone()]));
   const trainer = new Trainer(s.model, { lr, weightDecay, beta1: betas[0], beta2: betas[1], eps, batchSize: 2 });
   assert.ok(Math.abs(trainer.lr - lr) < 1e-12 * lr);
-  trainer.step([{ inputs: s.inputs, mask: s.mask }]);
+  await trainer.step([{ inputs: s.inputs, mask: s.mask }]);
   for (const n of golden.names('adamw').filter((x) => x.startsWith('adamw1/'))) {
     const name = n.slice('adamw1/'.length);
     const ours = torchValues(specs.get(name), s.params.vars.get(name));
@@ -109,15 +109,15 @@ test('LR schedule: CosineAnnealingWarmRestarts(T_0=1000, T_mult=2, eta_min=10*lr
 
 test('gradient accumulation averages micro-batch gradients', async () => {
   const s = await goldenSetup(golden, 'wasm');
-  const one = computeGradients(s.model, { inputs: s.inputs, mask: s.mask });
+  const one = await computeGradients(s.model, { inputs: s.inputs, mask: s.mask });
   // Two identical micro-batches average to the same gradient: the step must equal a single-batch step.
   const copy = new Map([...s.params.vars].map(([k, v]) => [k, v.clone()]));
   const t1 = new Trainer(s.model, { lr, batchSize: 2 });
-  t1.step([{ inputs: s.inputs, mask: s.mask }]);
+  await t1.step([{ inputs: s.inputs, mask: s.mask }]);
   const afterOne = new Map([...s.params.vars].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
   for (const [k, v] of s.params.vars) v.assign(copy.get(k) ?? v);
   const t2 = new Trainer(s.model, { lr, batchSize: 2 });
-  const loss = t2.step([{ inputs: s.inputs, mask: s.mask }, { inputs: s.inputs, mask: s.mask }]);
+  const loss = await t2.step([{ inputs: s.inputs, mask: s.mask }, { inputs: s.inputs, mask: s.mask }]);
   assert.ok(Math.abs(loss - one.loss) < 1e-7);
   for (const [k, v] of s.params.vars) assertClose(`accumulated ${k}`, v.dataSync(), afterOne.get(k) ?? [], 1e-7);
   tf.dispose([...one.grads.values(), ...copy.values()]);

@@ -84,7 +84,7 @@ test('round trip: golden parameters written by our writer and read back give the
     assertClose('round-trip pixels', pixels, golden.get('act/decoder.pixels'), 1e-4);
     // A Lightning checkpoint prefixes names with `model.`.
     const prefixed = join(dir, 'lightning.safetensors');
-    writeFileSync(prefixed, encodeSafetensors(stateDict(s.params).map((t) => ({ ...t, name: `model.${t.name}` }))));
+    writeFileSync(prefixed, encodeSafetensors((await stateDict(s.params)).map((t) => ({ ...t, name: `model.${t.name}` }))));
     const fromLightning = await loadWeights(cfg, prefixed);
     const w = fromLightning.vars.get('decoder.mask_patch');
     assert.ok(w !== undefined);
