@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
+import { checkOutput } from '../../core/store/output-check.ts';
 import type { BackendChoice } from '../../model/backend.ts';
 import type { TrainResult } from '../../model/train-run.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
@@ -78,6 +79,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   let progress: Progress | undefined;
   let result: TrainResult;
   try {
+    await checkOutput(o.out, 'folder');
     result = await trainRun(data, {
       out: o.out, model: spec, batch: o.batch, accumulate: o.accumulate, lr: o.lr, seed: o.seed,
       checkpointEvery: o.checkpointEvery, keep: o.keep, resume: o.resume === true, source: o.data, logger: ctx.logger,
