@@ -23,7 +23,7 @@ import { registerStatus } from './commands/status.ts';
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2, noData: 3, notComplete: 4 } as const;
 
-const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_SAMPLE_FILE', 'BAD_INDEX', 'CHECKPOINT_MISSING', 'CHECKPOINT_INVALID', 'WEIGHTS_INVALID', 'CHIP_CORRUPT']);
+const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_OUTPUT', 'BAD_SAMPLE_FILE', 'BAD_INDEX', 'CHECKPOINT_MISSING', 'CHECKPOINT_INVALID', 'WEIGHTS_INVALID', 'CHIP_CORRUPT']);
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -37,7 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print results as JSON even on a TTY')
     .option('-v, --verbose', 'debug logs, and stacks with errors')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // commander's own errors (unknown command, missing option) are printed below, in the `error CODE:` form.
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined });
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   let exitCode: number = EXIT.ok;
   registerSearch(program, globals);
@@ -55,7 +56,11 @@ export async function main(argv: string[]): Promise<number> {
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+      if (err.exitCode === 0) return EXIT.ok;
+      // 'commander.help': no (sub)command given; the help went to stderr and its message is a placeholder.
+      const message = err.code === 'commander.help' ? 'a command is required (see the help above)' : err.message.replace(/^error: /, '');
+      process.stderr.write(`error BAD_ARGUMENT: ${redactText(message)}\n`);
+      return EXIT.badInput;
     }
     const verbose = argv.includes('--verbose') || argv.includes('-v');
     const code = err instanceof ClayError ? err.code : 'INTERNAL';

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'WEIGHTS_INVALID' // a safetensors file that does not match the model
   | 'CHECKPOINT_MISSING' // no checkpoint (folder or weights file) at the given path
   | 'CHECKPOINT_INVALID' // a checkpoint that is incomplete, unreadable or does not match the run
+  | 'BAD_OUTPUT' // the output location cannot be written at all (read-only, not a folder, full): checked before any work
   | 'IO' // a local or object-store write/read failed
   | 'ENGINE_UNAVAILABLE' // a training engine cannot start here (no Python with torch, no engine package)
   | 'ENGINE_FAILED' // the training engine's process died or failed inside

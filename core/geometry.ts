@@ -117,3 +117,30 @@ export function centroid(g: GeoJsonGeometry): [number, number] {
   if (a === 0) throw new Error('centroid of a degenerate polygon');
   return [cx / (6 * a), cy / (6 * a)];
 }
+
+/**
+ * Why `g` is not a well-formed Polygon or MultiPolygon (as read from a file: anything), or undefined when it
+ * is: every ring an array of at least 3 positions of two or more finite numbers, and with `lonLat` (the
+ * default) lon in [-180, 180] and lat in [-90, 90]. A GeometryCollection is the caller's to unpack.
+ */
+export function polygonalProblem(g: unknown, options: { lonLat?: boolean } = {}): string | undefined {
+  const [maxX, maxY] = options.lonLat === false ? [Infinity, Infinity] : [180, 90];
+  if (typeof g !== 'object' || g === null) return 'no geometry';
+  const { type, coordinates } = g as { type?: unknown; coordinates?: unknown };
+  if (type !== 'Polygon' && type !== 'MultiPolygon') return `a ${typeof type === 'string' ? type : 'geometry without a type'}, not a Polygon or MultiPolygon`;
+  const polys = type === 'Polygon' ? [coordinates] : coordinates;
+  if (!Array.isArray(polys) || polys.length === 0) return `a ${type} without coordinates`;
+  for (const poly of polys as unknown[]) {
+    if (!Array.isArray(poly) || poly.length === 0) return `a ${type} with an empty polygon`;
+    for (const ring of poly as unknown[]) {
+      if (!Array.isArray(ring) || ring.length < 3) return `a ${type} with a ring of fewer than 3 positions`;
+      for (const p of ring as unknown[]) {
+        const [x, y] = Array.isArray(p) ? (p as unknown[]) : [];
+        if (typeof x !== 'number' || typeof y !== 'number' || !Number.isFinite(x) || !Number.isFinite(y) || Math.abs(x) > maxX || Math.abs(y) > maxY) {
+          return `a ${type} with position ${JSON.stringify(p)} (not ${maxX === 180 ? 'a lon/lat pair in degrees' : 'two finite numbers'})`;
+        }
+      }
+    }
+  }
+  return undefined;
+}

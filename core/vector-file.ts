@@ -2,10 +2,12 @@
  * Vector files (MGRS grids, landcover statistics, samples): FlatGeobuf or GeoJSON, read and written as
  * GeoJSON FeatureCollections in EPSG:4326. The only file that imports `flatgeobuf`.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { open, rename, writeFile } from 'node:fs/promises';
 import { deserialize, serialize } from 'flatgeobuf/lib/mjs/geojson.js';
 import type { FeatureCollection, Geometry } from 'geojson';
 import { ClayError, errorMessage, type ErrorCode } from './errors.ts';
+import { checkFlatGeobuf } from './flatgeobuf-check.ts';
 
 /** A feature with typed-enough properties. */
 export interface VectorFeature {
@@ -18,15 +20,37 @@ export function vectorFormat(path: string): 'fgb' | 'geojson' {
   return /\.fgb$/i.test(path) ? 'fgb' : 'geojson';
 }
 
+/**
+ * The largest vector file read (MiB): the full MGRS grid as FlatGeobuf is ~60 MB. A bigger file is a
+ * mistake (a disk image, /dev/zero) that would otherwise fill memory before anything could say so.
+ */
+export const MAX_VECTOR_FILE_MB = 1024;
+
 /** Reads every feature of a FlatGeobuf or GeoJSON file; failures are `code` errors naming the file. */
 export async function readVectorFile(path: string, code: ErrorCode = 'IO'): Promise<VectorFeature[]> {
-  let bytes: Buffer;
+  return parseVectorFile(await readInputFile(path, code), path, code);
+}
+
+/**
+ * The bytes of an input file, which must be a regular file (a FIFO or a device would block or never end)
+ * of at most `MAX_VECTOR_FILE_MB`; failures are `code` errors naming the file and the errno.
+ */
+export async function readInputFile(path: string, code: ErrorCode = 'IO'): Promise<Buffer> {
   try {
-    bytes = await readFile(path);
+    // O_NONBLOCK: opening a FIFO with no writer returns at once (then fstat says it is not a file).
+    const handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new ClayError(code, `cannot read ${path}: not a regular file`, { input: path });
+      if (st.size > MAX_VECTOR_FILE_MB * 1024 * 1024) throw new ClayError(code, `cannot read ${path}: ${st.size} bytes, more than ${MAX_VECTOR_FILE_MB} MiB`, { input: path });
+      return await handle.readFile();
+    } finally {
+      await handle.close();
+    }
   } catch (cause) {
+    if (cause instanceof ClayError) throw cause;
     throw new ClayError(code, `cannot read ${path}: ${errorMessage(cause)}`, { input: path, cause });
   }
-  return parseVectorFile(bytes, path, code);
 }
 
 /**
@@ -37,6 +61,8 @@ export async function parseVectorFile(bytes: Uint8Array, name: string, code: Err
   try {
     if (vectorFormat(name) === 'fgb') {
       const out: VectorFeature[] = [];
+      // The library trusts offsets and may never return on a malformed file: check the structure first.
+      if (checkFlatGeobuf(bytes).features === 0) return out;
       // A copy at offset 0: a pooled Buffer or an S3 body may be a view into a larger buffer.
       for await (const f of deserialize(new Uint8Array(bytes))) {
         out.push({ geometry: (f.geometry as Geometry | undefined) ?? null, properties: { ...(f.properties as Record<string, unknown> | undefined) } });

@@ -3,7 +3,7 @@
  * MultiPolygons with one part on each side, as in ESA's grid file; nothing here wraps longitudes.
  */
 import type { Geometry, MultiPolygon } from 'geojson';
-import type { GeoJsonGeometry } from '../core/geometry.ts';
+import { polygonalProblem, type GeoJsonGeometry } from '../core/geometry.ts';
 
 /** A tile footprint (lon/lat). */
 export type Footprint = Extract<GeoJsonGeometry, { type: 'Polygon' | 'MultiPolygon' }>;
@@ -16,13 +16,19 @@ export interface GridTile {
 
 type Ring = [number, number][];
 
-/** The footprint of a GeoJSON geometry (Polygon, MultiPolygon, or a GeometryCollection of them, as KML gives), or undefined. */
+/**
+ * The footprint of a GeoJSON geometry (Polygon, MultiPolygon, or a GeometryCollection of them, as KML gives),
+ * or undefined when it has none or a malformed one (`polygonalProblem`: rings of finite positions).
+ */
 export function asFootprint(g: Geometry | null | undefined): Footprint | undefined {
   if (!g) return undefined;
+  // Finite numbers only, not lon/lat ranges: a grid reprojected to UTM still reads (the tests compare with GDAL's).
+  if (g.type !== 'GeometryCollection' && polygonalProblem(g, { lonLat: false }) !== undefined) return undefined;
   const ring = (r: number[][]): Ring => r.map((p) => [Number(p[0]), Number(p[1])]);
   if (g.type === 'Polygon') return { type: 'Polygon', coordinates: g.coordinates.map(ring) };
   if (g.type === 'MultiPolygon') return { type: 'MultiPolygon', coordinates: g.coordinates.map((poly) => poly.map(ring)) };
   if (g.type === 'GeometryCollection') {
+    if (!Array.isArray(g.geometries)) return undefined;
     const parts = g.geometries.map(asFootprint).filter((p): p is Footprint => p !== undefined);
     if (parts.length === 0) return undefined;
     const polys = parts.flatMap((p) => (p.type === 'Polygon' ? [p.coordinates] : p.coordinates));

@@ -4,9 +4,9 @@
  * and a MultiGeometry of Polygons, plus a Point). The name column is `name`, else `Name` (ESA's KML as
  * ogr2ogr writes it, which Clay v0 read), else the one given. Problems are BAD_SAMPLE_FILE naming the file.
  */
-import { readFile } from 'node:fs/promises';
-import { ClayError, errorMessage } from '../core/errors.ts';
-import { readVectorFile, type VectorFeature } from '../core/vector-file.ts';
+import { ClayError } from '../core/errors.ts';
+import { polygonalProblem } from '../core/geometry.ts';
+import { readInputFile, readVectorFile, type VectorFeature } from '../core/vector-file.ts';
 import { asFootprint, type Footprint, type GridTile } from './footprint.ts';
 
 /** A grid file read: its tiles (first of each name), and names seen more than once. */
@@ -29,7 +29,7 @@ export async function readGridFile(path: string, options: { nameField?: string }
     const name = f.properties[field];
     if (typeof name !== 'string' || name.trim() === '') throw new ClayError('BAD_SAMPLE_FILE', `${path}: feature ${i} has no '${field}'`, { input: path });
     const footprint = asFootprint(f.geometry);
-    if (!footprint) throw new ClayError('BAD_SAMPLE_FILE', `${path}: tile ${name} has no Polygon or MultiPolygon geometry`, { input: path });
+    if (!footprint) throw new ClayError('BAD_SAMPLE_FILE', `${path}: feature ${i} (${name}): ${polygonalProblem(f.geometry, { lonLat: false }) ?? 'no Polygon or MultiPolygon geometry'}`, { input: path });
     if (seen.has(name)) {
       duplicates.push(name);
       return;
@@ -42,13 +42,10 @@ export async function readGridFile(path: string, options: { nameField?: string }
 
 /** The Placemarks of a KML file as features: `name` and a (Multi)Polygon built from its Polygons. */
 export async function readKml(path: string): Promise<VectorFeature[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new ClayError('BAD_SAMPLE_FILE', `cannot read ${path}: ${errorMessage(cause)}`, { input: path, cause });
-  }
+  const text = (await readInputFile(path, 'BAD_SAMPLE_FILE')).toString('utf8');
   if (!/<kml[\s>]/i.test(text)) throw new ClayError('BAD_SAMPLE_FILE', `${path} is not a KML file`, { input: path });
+  // A cut file would otherwise read as fewer tiles.
+  if (!/<\/kml>\s*$/i.test(text)) throw new ClayError('BAD_SAMPLE_FILE', `${path} does not end with </kml> (truncated?)`, { input: path });
   const out: VectorFeature[] = [];
   for (const pm of text.matchAll(/<Placemark\b[^>]*>([\s\S]*?)<\/Placemark>/g)) {
     const body = pm[1]!;

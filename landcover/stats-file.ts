@@ -5,6 +5,7 @@
  * writer's one number type); their values are whole counts.
  */
 import { ClayError } from '../core/errors.ts';
+import { polygonalProblem } from '../core/geometry.ts';
 import { readVectorFile, type VectorFeature } from '../core/vector-file.ts';
 import { writeFeatures } from './vector-out.ts';
 import { COUNT_COLUMN, WORLDCOVER_CLASSES, type ClassKey } from './classes.ts';
@@ -53,7 +54,7 @@ export async function readStatsFile(path: string): Promise<StatsRow[]> {
     const name = f.properties.name ?? f.properties.Name;
     if (typeof name !== 'string' || name === '') throw bad("no 'name' column (the MGRS tile name)");
     const footprint = asFootprint(f.geometry);
-    if (!footprint) throw bad(`${name} has no Polygon or MultiPolygon geometry`);
+    if (!footprint) throw bad(`${name}: ${polygonalProblem(f.geometry, { lonLat: false }) ?? 'no Polygon or MultiPolygon geometry'}`);
     const pixels = zeroCounts();
     for (const c of WORLDCOVER_CLASSES) {
       const v = f.properties[c.column];

@@ -4,6 +4,8 @@
  * is a local path or an `s3://bucket/key` object (array jobs read it from the bucket they write to).
  */
 import { ClayError, isClayError } from '../core/errors.ts';
+import { polygonalProblem } from '../core/geometry.ts';
+import { isMgrsTileName } from '../core/mgrs-name.ts';
 import type { GeoJsonGeometry } from '../core/stac/stac-client.ts';
 import { openStore } from '../core/store/open-store.ts';
 import { parseVectorFile, readVectorFile, type VectorFeature } from '../core/vector-file.ts';
@@ -20,8 +22,9 @@ export interface SampleRow {
 }
 
 /**
- * Reads all rows of a sample file (a path or `s3://bucket/key`); a missing or malformed file is a
- * BAD_SAMPLE_FILE error naming it.
+ * Reads all rows of a sample file (a path or `s3://bucket/key`); a missing or malformed file, a row whose
+ * `name` is not an MGRS tile name (`isMgrsTileName`) or whose geometry is not a lon/lat (Multi)Polygon, is a
+ * BAD_SAMPLE_FILE error naming the file, and the row and its value where one is at fault.
  */
 export async function readSampleFile(path: string): Promise<SampleRow[]> {
   const features = /^s3:\/\//i.test(path) ? await readS3Features(path) : await readVectorFile(path, 'BAD_SAMPLE_FILE');
@@ -31,9 +34,13 @@ export async function readSampleFile(path: string): Promise<SampleRow[]> {
     if (typeof name !== 'string' || name === '') {
       throw new ClayError('BAD_SAMPLE_FILE', `${path}: row ${index} has no 'name' column (the MGRS tile name)`, { input: path });
     }
+    if (!isMgrsTileName(name)) {
+      throw new ClayError('BAD_SAMPLE_FILE', `${path}: row ${index}: name ${JSON.stringify(name)} is not an MGRS tile name (like 31TGL)`, { input: path });
+    }
     const g = f.geometry;
-    if (!g || (g.type !== 'Polygon' && g.type !== 'MultiPolygon')) {
-      throw new ClayError('BAD_SAMPLE_FILE', `${path}: row ${index} (${name}) has no Polygon geometry`, { input: path });
+    const problem = polygonalProblem(g);
+    if (!g || problem !== undefined || (g.type !== 'Polygon' && g.type !== 'MultiPolygon')) {
+      throw new ClayError('BAD_SAMPLE_FILE', `${path}: row ${index} (${name}): ${problem ?? 'no Polygon geometry'}`, { input: path });
     }
     const geometry = g.type === 'Polygon'
       ? { type: 'Polygon' as const, coordinates: g.coordinates as [number, number][][] }

@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import { createProgress } from '../../core/progress.ts';
+import { checkOutput } from '../../core/store/output-check.ts';
 import { EMBEDDING_RULE } from '../../model/config.ts';
 import type { Embeddings } from '../../model/embed-file.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
@@ -68,6 +69,7 @@ export async function runEmbed(ctx: Context, options: EmbedCommandOptions): Prom
     ctx.logger.info('Embed:Skip', { out: target.url, reason: 'exists (use --force to redo)' });
     return finish({ event: 'Embed:Done', status: 'skipped', out: target.url, chips: 0, corrupt: 0, ms: Date.now() - started, peakRssMb: rss() });
   }
+  await checkOutput(options.out, 'file');
   const backend = await initModelBackend(ctx, options.backend);
   const loaded = await loadModelForInference(options.checkpoint, modelOverrides(options));
   try {

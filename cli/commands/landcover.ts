@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../core/atomic-file.ts';
 import { ClayError } from '../../core/errors.ts';
+import { checkOutput } from '../../core/store/output-check.ts';
 import type { GeoJsonGeometry } from '../../core/geometry.ts';
 import { createProgress } from '../../core/progress.ts';
 import { readVectorFile } from '../../core/vector-file.ts';
@@ -105,6 +106,7 @@ export async function runStats(globals: GlobalOptions, options: StatsCommandOpti
   const ctx = createContext(globals);
   const tiles = await resolveTiles(options, (msg) => ctx.logger.warn('Landcover:Grid:Duplicates', { message: msg }));
   if (tiles.length === 0) throw new ClayError('BAD_ARGUMENT', 'no MGRS tile in the area given', { input: options.bbox ?? options.aoi ?? options.grid });
+  await checkOutput(options.out, 'file');
   const summary = await computeStats(tiles, {
     stac: ctx.stac, http: ctx.http, signer: ctx.signer, out: options.out, overview: options.overview === 'none' ? null : options.overview, year: options.year, footprint,
     rowOrder: v0 ? 'gdal-flatgeobuf' : 'grid', concurrency: options.concurrency, cacheBytes: options.cacheMb * 1024 * 1024, force: options.force === true, logger: ctx.logger,
@@ -127,6 +129,8 @@ export async function runSample(globals: GlobalOptions, options: SampleCommandOp
   const ties = options.ties ?? 'stable';
   if (ties !== 'stable' && ties !== 'numpy-quicksort') throw new ClayError('BAD_ARGUMENT', `--ties must be 'stable' or 'numpy-quicksort', got '${ties}'`, { input: '--ties' });
   const result = drawSample(rows, { seed: options.seed, strata, ties });
+  await checkOutput(options.out, 'file');
+  if (options.map) await checkOutput(options.map, 'file', '--map');
   await writeSampleFile(options.out, result.tiles);
   for (const s of result.strata.filter((x) => x.short)) {
     ctx.logger.warn('Landcover:Sample:Short', { stratum: s.key, size: s.size, pool: s.pool, available: s.available, drawn: s.drawn });
@@ -155,6 +159,7 @@ export function registerLandcover(program: Command, globals: () => GlobalOptions
       const ctx = createContext(globals());
       const tiles = await resolveTiles(opts, (msg) => ctx.logger.warn('Landcover:Grid:Duplicates', { message: msg }));
       if (tiles.length === 0) throw new ClayError('BAD_ARGUMENT', 'no MGRS tile in the area given', { input: opts.bbox ?? opts.aoi ?? opts.grid });
+      await checkOutput(opts.out, 'file');
       await writeFeatures(opts.out, tiles.map((t) => ({ geometry: toMultiPolygon(t.footprint), properties: { name: t.name } })));
       ctx.out(ctx.json ? JSON.stringify({ out: opts.out, tiles: tiles.length }) : `${tiles.length} tiles -> ${opts.out}`);
     });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { writeFileAtomic } from '../../core/atomic-file.ts';
 import { ClayError } from '../../core/errors.ts';
+import { checkOutput } from '../../core/store/output-check.ts';
 import { createProgress } from '../../core/progress.ts';
 import { readSampleFile, type SampleRow } from '../../pipeline/sample-file.ts';
 import { plan } from '../../pipeline/plan/plan.ts';
@@ -31,16 +32,20 @@ export interface PlanCommandOptions {
   probe?: boolean;
 }
 
-/** Row indices of `--rows`: 'all', 'A-B', 'A,B' or a mix ('0-9,42'), within [0, count). */
-export function parseRows(spec: string, count: number, file: string): number[] {
+/**
+ * Row indices of a row spec ('all', 'A-B', 'A,B' or a mix: '0-9,42'), within [0, count). `flag` is the
+ * flag the user typed (`--rows`, `--indices`, `--subset`): errors name it, as its `input`; out of range is
+ * BAD_INDEX naming the file too.
+ */
+export function parseRows(spec: string, count: number, file: string, flag = '--rows'): number[] {
   if (spec.trim() === 'all') return Array.from({ length: count }, (_, i) => i);
   const out = new Set<number>();
   for (const part of spec.split(',')) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m) throw new ClayError('BAD_ARGUMENT', `--rows must be 'all', 'A-B' or 'A,B,...', got '${spec}'`, { input: '--rows' });
+    if (!m) throw new ClayError('BAD_ARGUMENT', `${flag} must be 'all', 'A-B' or 'A,B,...', got '${spec}'`, { input: flag });
     const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new ClayError('BAD_ARGUMENT', `--rows: range ${part.trim()} is backwards`, { input: '--rows' });
-    if (b >= count) throw new ClayError('BAD_INDEX', `--rows ${part.trim()} is out of range for ${file} (${count} rows: 0..${count - 1})`, { input: file });
+    if (b < a) throw new ClayError('BAD_ARGUMENT', `${flag}: range ${part.trim()} is backwards`, { input: flag });
+    if (b >= count) throw new ClayError('BAD_INDEX', `${flag} ${part.trim()} is out of range for ${file} (${count} rows: 0..${count - 1})`, { input: flag });
     for (let i = a; i <= b; i++) out.add(i);
   }
   return [...out].sort((x, y) => x - y);
@@ -97,6 +102,7 @@ export async function runPlan(globals: GlobalOptions, options: PlanCommandOption
   const mode = parseCompat(options.compat);
   const ctx = createContext(globals);
   const row = await resolveRow({ sample: options.sample, index: options.index ?? defaultIndex(), ...(options.mgrs !== undefined ? { mgrs: options.mgrs } : {}) });
+  if (options.out) await checkOutput(options.out, 'file');
   const result = await planRow(ctx, row, mode, options);
   const json = JSON.stringify(result, null, 2);
   if (options.out) await writeFileAtomic(options.out, `${json}\n`);
@@ -123,6 +129,7 @@ export async function runPlanRows(globals: GlobalOptions, options: PlanCommandOp
   const ctx = createContext(globals);
   const all = await readSampleFile(options.sample);
   const indices = parseRows(options.rows, all.length, options.sample);
+  if (options.out) await checkOutput(options.out, 'folder');
   const progress = createProgress('plan', indices.length, ctx.logger);
   const limit = pLimit(options.concurrency ?? 4);
   const sized = await Promise.all(indices.map((i) => limit(async (): Promise<RowSizing> => {

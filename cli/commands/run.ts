@@ -9,6 +9,7 @@ import { ClayError } from '../../core/errors.ts';
 import { httpCounts, type HttpCounts } from '../../core/http.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
 import { openStore } from '../../core/store/open-store.ts';
+import { checkOutput } from '../../core/store/output-check.ts';
 import type { ChipEncoding } from '../../pipeline/chip/chip-file.ts';
 import type { RejectReason } from '../../pipeline/chip/quality.ts';
 import { newRunState, runIndex, runIndexKey, writeRunIndex, type IndexResult, type RunOptions } from '../../pipeline/run/run-index.ts';
@@ -93,10 +94,10 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
   if (options.indices !== undefined && options.index !== undefined) throw new ClayError('BAD_ARGUMENT', '--indices cannot be combined with --index', { input: '--indices' });
   if (options.indices !== undefined && options.subset !== undefined) throw new ClayError('BAD_ARGUMENT', '--indices cannot be combined with --subset', { input: '--subset' });
   const rows = await readSampleFile(options.sample);
-  const indices = options.indices !== undefined ? parseRows(options.indices, rows.length, options.sample) : [options.index ?? defaultIndex()];
+  const indices = options.indices !== undefined ? parseRows(options.indices, rows.length, options.sample, '--indices') : [options.index ?? defaultIndex()];
   if (options.subset !== undefined) {
     // An array job over some rows (those `clay status` lists): array index i runs the i-th of them.
-    const subset = parseRows(options.subset, rows.length, options.sample);
+    const subset = parseRows(options.subset, rows.length, options.sample, '--subset');
     const i = indices[0]!;
     if (i >= subset.length) throw new ClayError('BAD_INDEX', `array index ${i} is out of range for --subset ${options.subset} (${subset.length} rows: 0..${subset.length - 1})`, { input: '--subset' });
     indices[0] = subset[i]!;
@@ -105,6 +106,7 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     if (i < 0 || i >= rows.length) throw new ClayError('BAD_INDEX', `index ${i} is out of range for ${options.sample} (${rows.length} rows: 0..${rows.length - 1})`, { input: options.sample });
   }
   const store = await openStore(options.out);
+  await checkOutput(options.out, 'folder');
   const encoding: Partial<ChipEncoding> = {
     ...(options.level !== undefined ? { level: options.level } : {}),
     ...(predictor !== undefined ? { predictor } : {}),

@@ -42,7 +42,7 @@ export function formatStatus(s: StatusReport): string {
 export async function runStatus(globals: GlobalOptions, options: StatusCommandOptions): Promise<StatusReport> {
   const ctx = createContext(globals);
   const rows = await readSampleFile(options.sample);
-  const wanted = options.indices === undefined ? rows : parseRows(options.indices, rows.length, options.sample).map((i) => rows[i]!);
+  const wanted = options.indices === undefined ? rows : parseRows(options.indices, rows.length, options.sample, '--indices').map((i) => rows[i]!);
   const store = await openStore(options.out);
   const status = await sampleStatus(wanted, { store, ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}) });
   const report: StatusReport = { event: 'Status', ...status, indices: formatIndices(status.resubmit) };

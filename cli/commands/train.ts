@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
+import { checkOutput } from '../../core/store/output-check.ts';
 import type { BackendFlag } from '../../model/backend-flags.ts';
 import type { EngineStart } from '../../model/engine.ts';
 import type { TrainResult } from '../../model/train-run.ts';
@@ -112,6 +113,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   let progress: Progress | undefined;
   let result: TrainResult;
   try {
+    await checkOutput(o.out, 'folder');
     result = await trainRun(data, {
       out: o.out, model: spec, batch: o.batch, accumulate: o.accumulate, lr: o.lr, seed: o.seed,
       checkpointEvery: o.checkpointEvery, keep: o.keep, resume: o.resume === true, source: o.data, logger: ctx.logger,

@@ -5,7 +5,7 @@
  * unknown output scheme) are not repeated; here: corrupt sample files, a missing `s3://` sample, an array
  * index out of range, a source COG that is not a TIFF or is truncated, items without `proj:transform` (a
  * Sentinel-2 candidate is skipped with a coded warning, a DEM item fails the row),
- * an unreachable STAC API, and a read-only output folder. Faults are planted in a copy of the bundled
+ * an unreachable STAC API, and read-only folders in the output. Faults are planted in a copy of the bundled
  * universe served by a second loopback Planetary Computer; the failing row is row 2 (31TGK), whose second
  * date uses the planted item, so its first date completes before the failure.
  */
@@ -173,17 +173,20 @@ test('an unreachable STAC API: STAC_HTTP naming the URL after the retries, exit 
   await rowZeroIntact();
 });
 
-test('a read-only output folder: IO naming the path, exit 1, nothing changed', async () => {
+test('read-only folders in the output (its root writable): IO naming the path, exit 1, nothing changed', async () => {
   await rm(join(out, '02', '31TGK'), { recursive: true, force: true });
   const before = await digest(await openStore(out));
-  await setWritable(out, false);
+  // The root stays writable: an output that cannot be written at all is BAD_OUTPUT before any work (test/cli/errors.test.ts).
+  await setWritable(join(out, '02'), false);
+  await chmod(out, 0o777); // writable by the user the CLI runs as
   try {
     // As root, permissions do not stop writes: the CLI runs as `nobody` then.
     const r = await runAs(['--stac-api', good.stacApi, '--sas-api', good.sasApi, 'run', '--sample', sample, '--index', '2', '--out', out]);
     assertCoded(r, 'IO', 1, out);
     assert.match(r.stderr, /"event":"Run:RecordFailed"/, 'the failure record could not be written either, and says so');
   } finally {
-    await setWritable(out, true);
+    await chmod(out, 0o755);
+    await setWritable(join(out, '02'), true);
   }
   assert.deepEqual(await digest(await openStore(out)), before);
 });

@@ -1,6 +1,7 @@
 /**
  * parallel-kills.test.ts with the output on `s3://` (a loopback S3 server): the three rows as parallel
- * `JOB_COMPLETION_INDEX` processes, SIGKILLed at seeded moments in two rounds, then rerun. The objects
+ * `JOB_COMPLETION_INDEX` processes, SIGKILLed mid-unit at seeded points (located from
+ * their own events) in two rounds, then rerun. The objects
  * are then exactly a clean run's (which goes to a local folder: keys and bytes are the same), `clay
  * status` reads every row complete from the bucket, and a watcher listing the bucket throughout never
  * got a half-written object. The figures are printed as one JSON line.
@@ -38,7 +39,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('s3://: 3 rows as parallel processes, SIGKILLed at seeded random moments twice, then rerun: the objects of a clean run; never a half-written object', async () => {
+test('s3://: 3 rows as parallel processes, SIGKILLed mid-unit at seeded points twice, then rerun: the objects of a clean run; never a half-written object', async () => {
   const url = `s3://${s3.bucket}/killed`;
   const store = await openStore(url, { env: s3.env });
   const job = await killedArrayJob({

@@ -1,7 +1,8 @@
 /**
  * An array job killed at random: the sample's three rows run as parallel processes with
  * `JOB_COMPLETION_INDEX` set (row 0: 3 dates, 60 candidate chips; row 1: no data; row 2: 2 chips), each
- * SIGKILLed at a moment drawn from a seeded schedule (10 % to 95 % of its clean run time), in two rounds
+ * SIGKILLed at a seeded point (10 % to 95 % of the chips it has to make), located from its own JSON-line events
+ * so that the kill lands mid-unit however loaded the machine is, in two rounds
  * (the second kills the reruns, which skip complete units and redo the rest); then the rows not yet
  * complete run to the end, as the engine's retries would. The output, a local folder, is then exactly a
  * clean run's (sha256 of every file; manifests without their `run` timings), `clay status` calls every row
@@ -38,7 +39,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('3 rows as parallel processes, SIGKILLed at seeded random moments twice, then rerun: the files of a clean run; never a half-written file under a final name', async () => {
+test('3 rows as parallel processes, SIGKILLed mid-unit at seeded points twice, then rerun: the files of a clean run; never a half-written file under a final name', async () => {
   const out = join(dir, 'killed');
   const job = await killedArrayJob({
     pc, sample, clean: join(dir, 'clean'), out, random: mulberry32(SEED),

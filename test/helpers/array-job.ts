@@ -1,7 +1,7 @@
 /**
  * An array job on this machine, for the crash tests: K sample rows run as parallel child processes of the
  * CLI (from source), each with `JOB_COMPLETION_INDEX` set as a Kubernetes Indexed Job sets it, optionally
- * SIGKILLed at a moment drawn from a seeded schedule; and a watcher that polls the output while they run
+ * SIGKILLed mid-unit at a seeded point that its own events locate; and a watcher that polls the output while they run
  * and reads back every file under a final name, which must be whole (a TIFF whose strips all lie in the
  * file, JSON that parses, Parquet with its magic at both ends). Temporary names (`.{name}.partial-{pid}-{hex}`)
  * are allowed and counted.
@@ -25,36 +25,93 @@ export interface TaskOutcome {
   /** Exit code (null when killed by a signal). */
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** The kill moment drawn for it (ms after spawn), if the round kills. */
-  killAtMs?: number;
-  /** Whether it was still running at that moment and was SIGKILLed. */
+  /** The kill point drawn for it (a fraction of the chips the run had to make), if the round kills. */
+  killPoint?: number;
+  /** Where the run was, by its own events, when it was SIGKILLed. */
+  killedAt?: { done: number; total: number; unit: string; unitDone: number; unitChips: number };
+  /** Whether it was still running at its kill point and was SIGKILLed. */
   killed: boolean;
   ms: number;
   stderr: string;
 }
 
+/** The fields of the run's JSON-line events the kill decision reads. */
+interface RunEvent {
+  event?: unknown;
+  done?: unknown;
+  total?: unknown;
+  unit?: unknown;
+  mgrs?: unknown;
+  date?: unknown;
+  chips?: unknown;
+}
+
 /**
- * Runs `indices` in parallel, each `clay <args>` with `JOB_COMPLETION_INDEX` set; with `killAt`, task i is
- * SIGKILLed `killAt(i)` ms after it started, unless it has exited by then. Resolves when all have exited.
+ * Decides, from a run's own events, when to kill it: at the first `Progress:Update` that reports at least
+ * `point` of the run's chips made (`done / total`, the chips of the units it does not skip) while the unit
+ * being made has some but not all of its chips (`Run:Unit:Start` says how many), so the kill lands mid-unit
+ * however slow the machine is. Feed it every stderr line; it answers where the run is when it is time.
  */
-export async function runRound(indices: readonly number[], args: readonly string[], options: { env?: Record<string, string>; killAt?: (index: number) => number } = {}): Promise<TaskOutcome[]> {
+export function midUnitKill(point: number): (line: string) => TaskOutcome['killedAt'] {
+  let unit = '', unitChips = 0, unitStartDone = 0, done = 0;
+  return (line) => {
+    let e: RunEvent;
+    try {
+      e = JSON.parse(line) as RunEvent;
+    } catch {
+      return undefined;
+    }
+    if (e.event === 'Run:Unit:Start' && typeof e.chips === 'number') {
+      unit = `${String(e.mgrs)} ${String(e.date)}`;
+      unitChips = e.chips;
+      unitStartDone = done;
+      return undefined;
+    }
+    if (e.event !== 'Progress:Update' || typeof e.done !== 'number' || typeof e.total !== 'number') return undefined;
+    done = e.done;
+    const unitDone = done - unitStartDone;
+    if (e.unit !== unit || unitDone <= 0 || unitDone >= unitChips || done < point * e.total) return undefined;
+    return { done, total: e.total, unit, unitDone, unitChips };
+  };
+}
+
+/**
+ * Runs `indices` in parallel, each `clay <args>` with `JOB_COMPLETION_INDEX` set; with `killPoint`, task i
+ * is SIGKILLed where `midUnitKill(killPoint(i))` says, unless it has exited by then. Resolves when all have
+ * exited.
+ */
+export async function runRound(indices: readonly number[], args: readonly string[], options: { env?: Record<string, string>; killPoint?: (index: number) => number } = {}): Promise<TaskOutcome[]> {
   return Promise.all(indices.map((index) => new Promise<TaskOutcome>((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
       env: { ...process.env, ...options.env, JOB_COMPLETION_INDEX: String(index) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const killAtMs = options.killAt?.(index);
+    let stderr = '', pending = '';
+    const killPoint = options.killPoint?.(index);
+    const decide = killPoint === undefined ? undefined : midUnitKill(killPoint);
     let killed = false;
-    const timer = killAtMs === undefined ? undefined : setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) killed = child.kill('SIGKILL');
-    }, killAtMs);
+    let killedAt: TaskOutcome['killedAt'];
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!decide || killedAt) return;
+      pending += d.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        killedAt = decide(line);
+        if (!killedAt) continue;
+        if (child.exitCode === null && child.signalCode === null) killed = child.kill('SIGKILL');
+        break;
+      }
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ index, code, signal, ...(killAtMs !== undefined ? { killAtMs: Math.round(killAtMs) } : {}), killed: killed && signal === 'SIGKILL', ms: Math.round(performance.now() - started), stderr });
+      const wasKilled = killed && signal === 'SIGKILL';
+      resolve({
+        index, code, signal, ...(killPoint !== undefined ? { killPoint } : {}), ...(wasKilled && killedAt ? { killedAt } : {}),
+        killed: wasKilled, ms: Math.round(performance.now() - started), stderr,
+      });
     });
   })));
 }
@@ -205,15 +262,16 @@ export interface KilledArrayJobFigures {
   kills: number;
   /** Runs that finished before their kill moment. */
   finishedBeforeKill: number;
-  /** Per kill round: index, kill moment and what happened, then the units the round left complete and unfinished. */
-  rounds: { tasks: { index: number; killAtMs: number; outcome: 'killed' | 'finished' }[]; completeUnits: number; unfinishedUnits: number }[];
+  /** Per kill round: index, kill point, where the run was when killed, then the units the round left complete and unfinished. */
+  rounds: { tasks: { index: number; killPoint: number; outcome: 'killed' | 'finished'; at?: string }[]; completeUnits: number; unfinishedUnits: number }[];
   /** Per row, the clean run's wall time (ms). */
   cleanMs: Record<number, number>;
 }
 
 /**
- * A clean run of `indices` (parallel, into `clean`), then the same into `out` with kills at seeded moments
- * (10 % to 95 % of each row's clean time) for `killRounds` rounds, each rerunning the rows killed in the one
+ * A clean run of `indices` (parallel, into `clean`), then the same into `out` with kills at seeded points
+ * (10 % to 95 % of the chips each run has to make, mid-unit, read from the run's own events) for
+ * `killRounds` rounds, each rerunning the rows killed in the one
  * before, then a last round without kills; `clay status` must then call every row complete. Throws on a
  * run that failed other than by the kill. Resolves with the figures and what the watcher saw.
  */
@@ -232,12 +290,14 @@ export async function killedArrayJob(o: KilledArrayJobOptions): Promise<{ figure
   try {
     let pending = indices;
     for (let r = 0; r < (o.killRounds ?? 2) && pending.length > 0; r++) {
-      const outcomes = await runRound(pending, args(o.out), { env, killAt: (i) => (0.1 + 0.85 * o.random()) * cleanMs[i]! });
+      const points = new Map(pending.map((i) => [i, 0.1 + 0.85 * o.random()]));
+      const outcomes = await runRound(pending, args(o.out), { env, killPoint: (i) => points.get(i)! });
       figures.runs += outcomes.length;
       const round: KilledArrayJobFigures['rounds'][number]['tasks'] = [];
       for (const t of outcomes) {
         if (!t.killed && t.code !== 0) throw new Error(`row ${t.index} failed (${t.code}) in kill round ${r + 1}: ${t.stderr}`);
-        round.push({ index: t.index, killAtMs: t.killAtMs!, outcome: t.killed ? 'killed' : 'finished' });
+        const at = t.killedAt && `${t.killedAt.unit}: chip ${t.killedAt.unitDone} of ${t.killedAt.unitChips} (${t.killedAt.done}/${t.killedAt.total} of the run)`;
+        round.push({ index: t.index, killPoint: Math.round(t.killPoint! * 1000) / 1000, outcome: t.killed ? 'killed' : 'finished', ...(at ? { at } : {}) });
       }
       figures.rounds.push({ tasks: round, ...(await unitStates(o.store)) });
       figures.kills += round.filter((t) => t.outcome === 'killed').length;

@@ -1,7 +1,8 @@
 /**
- * Test helper: reads the Clay v0 golden set (`shared/golden/clay-tiny-64`), tensors exported from
- * the original PyTorch model, and compares tensors against it.
+ * Test helper: reads the Clay v0 golden set (`test/golden/clay-tiny-64`, in the repository: tensors exported
+ * from the original PyTorch model; its README says how), and compares tensors against it.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'node:assert/strict';
@@ -9,17 +10,15 @@ import type { ClayConfig } from '../../model/config.ts';
 import type { ClayBatch } from '../../model/inputs.ts';
 
 /**
- * Folder of the golden set: `CLAY_GOLDEN_DIR` when set, else `shared/golden/clay-tiny-64` beside the
- * repository (`../shared`, where checkouts live) or inside it (`./shared`, where a copied tree carries it).
- * Missing everywhere: the tests fail saying where they looked (never skip).
+ * Folder of the golden set: `CLAY_GOLDEN_DIR` when set (another copy, e.g. a newer export), else the copy
+ * in the repository, `test/golden/clay-tiny-64/`, so a clean clone tests against it. Missing: the tests
+ * fail saying where they looked (never skip).
  */
 export const GOLDEN_DIR = ((): string => {
   const env = process.env.CLAY_GOLDEN_DIR;
-  if (env) return env.endsWith('/') ? env : `${env}/`;
-  const candidates = ['../../../shared/golden/clay-tiny-64/', '../../shared/golden/clay-tiny-64/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
-  const found = candidates.find((dir) => existsSync(`${dir}manifest.json`));
-  if (!found) throw new Error(`golden set not found: set CLAY_GOLDEN_DIR, or put it at ${candidates.join(' or ')}`);
-  return found;
+  const dir = env ? (env.endsWith('/') ? env : `${env}/`) : fileURLToPath(new URL('../golden/clay-tiny-64/', import.meta.url));
+  if (!existsSync(`${dir}manifest.json`)) throw new Error(`golden set not found: no manifest.json in ${dir}`);
+  return dir;
 })();
 
 /** One manifest entry. */
@@ -40,6 +39,7 @@ interface Manifest {
   adamw: { lr: number; weight_decay: number; betas: [number, number]; eps: number };
   values: Record<string, number>;
   noise_floor_f32_vs_f64_maxabs: Record<string, number>;
+  blob_sha256?: string;
 }
 
 function isManifest(v: unknown): v is Manifest {
@@ -58,6 +58,9 @@ export class Golden {
     if (!isManifest(raw)) throw new Error('golden manifest is not clay-golden-v1');
     this.manifest = raw;
     this.blob = readFileSync(`${dir}/golden.bin`);
+    // A copy mangled on the way (a Git LFS pointer, a line-ending filter) fails here, not as a wrong number.
+    const sha = createHash('sha256').update(this.blob).digest('hex');
+    if (raw.blob_sha256 !== undefined && sha !== raw.blob_sha256) throw new Error(`${dir}golden.bin: sha256 ${sha}, the manifest says ${raw.blob_sha256}`);
   }
 
   entry(name: string): GoldenEntry {
