@@ -41,6 +41,12 @@ export interface TorchEngineOptions extends EngineOptions {
   readonly logger: Logger;
 }
 
+/** The torch engine: a TrainEngine that also keeps what its child received. */
+export interface TorchEngine extends TrainEngine {
+  /** sha256 of each micro-batch's bytes as the child received them, per step (tests compare engines' data). */
+  readonly received: readonly (readonly string[])[];
+}
+
 /** The folder holding the `clay_torch` package, from source (`model/`) or from the build (`dist/model/`). */
 export function torchPackageDir(): string {
   for (const rel of ['../engines/torch/', '../../engines/torch/']) {
@@ -153,7 +159,7 @@ class EngineProcess {
 }
 
 /** Starts the engine process and loads its model (fresh weights from the seed, or the checkpoint). */
-export async function startTorchEngine(o: TorchEngineOptions): Promise<TrainEngine> {
+export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngine> {
   const { python, torch } = await findTorchPython(o.python);
   const pkg = torchPackageDir();
   const adamw: AdamWConstants = { ...DEFAULT_ADAMW, ...(o.weightDecay === undefined ? {} : { weightDecay: o.weightDecay }) };
@@ -200,9 +206,8 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TrainEngi
     const v = info[k];
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') description[k] = v;
   }
-  /** sha256 of each micro-batch's bytes as the child received them, per step (for tests). */
   const received: string[][] = [];
-  const engine: TrainEngine & { received: string[][] } = {
+  const engine: TorchEngine = {
     name: 'torch',
     adamw,
     get optimizerStep() {

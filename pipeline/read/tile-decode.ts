@@ -77,7 +77,7 @@ export function samplesToRaster(raw: Uint8Array, layout: SampleLayout, width: nu
     return { dtype: 'float64', data: out, width, height: rows };
   }
   const all = rasterFromBytes(dtype, bytes, width * samples, rows);
-  if (samples === 1) return { ...all, width };
+  if (samples === 1) return all;
   const out = rasterFromBytes(dtype, new Uint8Array(n * size), width, rows);
   const src = all.data;
   const dst = out.data;

@@ -74,7 +74,7 @@ test('torch and tfjs engines: the torch child trains on byte-identical batches o
   try {
     const sent: Record<Engine, string[]> = { tfjs: [], torch: [] };
     const losses: Record<Engine, number[]> = { tfjs: [], torch: [] };
-    let received: string[][] = [];
+    let received: readonly (readonly string[])[] = [];
     for (const engine of ['tfjs', 'torch'] as const) {
       const data = await openChipTrainData({ source: chips, batch: 2, seed: 11, valFraction: 0.2, logger: quiet });
       try {
@@ -83,7 +83,7 @@ test('torch and tfjs engines: the torch child trains on byte-identical batches o
           ...(engine === 'torch' ? {
             engine: async (start: EngineStart) => {
               const e = await startTorchEngine({ cfg, batch: 2, start, device: 'cpu', logger: quiet });
-              received = (e as unknown as { received: string[][] }).received;
+              received = e.received;
               return e;
             },
           } : {}),
