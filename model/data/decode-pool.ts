@@ -102,7 +102,13 @@ export class DecodePool {
     const stopped = new ClayError('INTERNAL', 'decode pool closed');
     for (const job of this.queue.splice(0)) job.reject(stopped);
     const slots = this.slots.splice(0);
-    for (const s of slots) s.job?.reject(stopped);
+    for (const s of slots) {
+      s.job?.reject(stopped);
+      s.job = undefined;
+      // Held until each worker's 'exit': a worker left unref()ed would let the event loop drain while
+      // `close()` still waits on it (the process then exits 13, with this promise unsettled).
+      s.worker.ref();
+    }
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
@@ -122,6 +128,9 @@ export class DecodePool {
   private spawn(): Slot {
     const slot: Slot = { worker: startWorker(), job: undefined };
     slot.worker.on('message', (reply: DecodeReply) => {
+      // A reply already queued when close() terminated the worker: its job was rejected, and the worker
+      // must stay ref()ed until it has exited.
+      if (this.closed) return;
       const job = slot.job;
       if (job === undefined || job.id !== reply.id) return;
       slot.job = undefined;

@@ -223,3 +223,30 @@ test('a stream dropped without close() does not keep the process alive (idle wor
   assert.equal(out, 'pulled one batch');
   assert.deepEqual([code, signal], [0, null], 'the process exits by itself');
 });
+
+test('close() while a reply is on its way: the process waits for the workers and exits 0 (it exited 13, close() unsettled)', async () => {
+  // The worker's reply is queued while the main thread is blocked; close() then terminates the worker and
+  // the queued reply arrives after: it used to unref() the worker, and the event loop drained before 'exit'.
+  const script = `
+    import { readFile } from 'node:fs/promises';
+    import { DecodePool } from ${JSON.stringify(new URL('../../../model/data/decode-pool.ts', import.meta.url).href)};
+    import { listChips } from ${JSON.stringify(new URL('../../../model/data/list-chips.ts', import.meta.url).href)};
+    const ref = (await listChips(${JSON.stringify(dir)})).find((r) => !r.key.endsWith('33UVP_20200101_v02_0001.tif'));
+    const bytes = await readFile(ref.url);
+    const pool = new DecodePool(1, { size: ${SIZE} });
+    await pool.decode(new Uint8Array(bytes), ref);
+    const pending = pool.decode(new Uint8Array(bytes), ref).then(() => 'decoded', (e) => e.message);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+    await pool.close();
+    process.stdout.write('closed: ' + (await pending));`;
+  for (let i = 0; i < 2; i++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    clearTimeout(timer);
+    assert.equal(out, 'closed: decode pool closed');
+    assert.deepEqual([code, signal], [0, null], 'close() settles and the process exits 0');
+  }
+});
