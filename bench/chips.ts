@@ -7,7 +7,7 @@
  * -srcwin ... -co COMPRESS=DEFLATE` per kept chip (Clay v0's file layout: 512 x 1 strips, no predictor).
  * Prints the ratios (time, CPU, output size) and compares every pixel of the two sets of chips.
  *
- *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb 64] [--compat] [--no-gdal]
+ *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb 64] [--source-cache-mb 64] [--compat] [--no-gdal]
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -38,6 +38,7 @@ const encoding = {
 };
 const inflight = Number(arg('inflight', '2'));
 const cacheMb = Number(arg('cache-mb', '64'));
+const sourceCacheMb = Number(arg('source-cache-mb', '64'));
 const mb = (b: number): string => (b / 1e6).toFixed(1);
 
 const out = await mkdtemp(join(tmpdir(), 'bench-chips-'));
@@ -45,7 +46,7 @@ const pc = await startMiniPc({ universe: await loadUniverse(BUNDLED_DIR) });
 try {
   // The job runs as the CLI in its own process (what users run), so its CPU and peak RSS are its own,
   // not the loopback server's; `npm run build` first (dist/ is what `npm ci` builds).
-  const cliArgs = ['run', '--stac-api', pc.stacApi, '--sas-api', pc.sasApi, '--sample', join(BUNDLED_DIR, 'mgrs_sample.fgb'), '--index', String(index), '--out', join(out, 'ours'), '--inflight', String(inflight), '--cache-mb', String(cacheMb), ...(compat ? ['--compat', 'clay-v0'] : []), ...Object.entries(encoding).flatMap(([k, v]) => [k === 'level' ? '--level' : '--rows-per-strip', String(v)])];
+  const cliArgs = ['run', '--stac-api', pc.stacApi, '--sas-api', pc.sasApi, '--sample', join(BUNDLED_DIR, 'mgrs_sample.fgb'), '--index', String(index), '--out', join(out, 'ours'), '--inflight', String(inflight), '--cache-mb', String(cacheMb), '--source-cache-mb', String(sourceCacheMb), ...(compat ? ['--compat', 'clay-v0'] : []), ...Object.entries(encoding).flatMap(([k, v]) => [k === 'level' ? '--level' : '--rows-per-strip', String(v)])];
   const t0 = performance.now();
   const job = await run('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, fileURLToPath(new URL('../dist/cli/run.js', import.meta.url)), ...cliArgs], { maxBuffer: 1 << 26 });
   const ms = performance.now() - t0;
@@ -67,7 +68,7 @@ try {
   const sum = (f: (m: UnitManifest) => number): number => manifests.reduce((n, m) => n + f(m), 0);
   console.log(`row ${index} (${result.mgrs})${compat ? ', --compat clay-v0' : ''}: ${result.units.length} dates, ${candidates} candidate chips, ${kept} kept; encoding ${JSON.stringify(manifests[0]?.settings.encoding)}, ${inflight} chips in flight`);
   console.log(`ours (clay run, its own process): ${(ms / 1000).toFixed(2)} s wall (process start included), ${(kept / (ms / 1000)).toFixed(2)} kept chips/s (${(candidates / (ms / 1000)).toFixed(2)} candidates/s); CPU ${cpuS.toFixed(2)} s (user ${tm[2]}, sys ${tm[3]}); peak RSS ${rssMb.toFixed(0)} MB`);
-  console.log(`     read ${mb(summary.bytesRead)} MB in ${sum((m) => m.run.requests)} requests; wrote ${mb(chipBytes)} MB of chips (${kept} files, ${mb(chipBytes / Math.max(1, kept))} MB each), ${mb(summary.bytesWritten)} MB in all (chip indexes and manifests included)`);
+  console.log(`     read ${mb(summary.bytesRead)} MB in ${sum((m) => m.run.requests)} requests (${summary.http.rereads} of them re-reads, ${mb(summary.http.rereadBytes)} MB); wrote ${mb(chipBytes)} MB of chips (${kept} files, ${mb(chipBytes / Math.max(1, kept))} MB each), ${mb(summary.bytesWritten)} MB in all (chip indexes and manifests included)`);
   console.log(`     time summed over the chips in flight: stack (read + decode + warp + filter) ${(sum((m) => m.run.stackMs) / 1000).toFixed(2)} s, encode ${(sum((m) => m.run.encodeMs) / 1000).toFixed(2)} s, store ${(sum((m) => m.run.storeMs) / 1000).toFixed(2)} s; units ${manifests.map((m) => `${m.date} ${(m.run.ms / 1000).toFixed(2)} s`).join(', ')}`);
   console.log(`     against Clay v0 on this machine kind (27.5 s, 885 MB, 1.7 kept chips/s for this job): ${(27.5 / (ms / 1000)).toFixed(2)}x the throughput, ${(rssMb / 885).toFixed(2)}x the memory`);
 

@@ -42,6 +42,7 @@ export interface RunCommandOptions {
   harmonize?: boolean;
   inflight?: number;
   cacheMb?: number;
+  sourceCacheMb?: number;
   previews?: boolean;
   stac?: boolean;
   allowNoData?: boolean;
@@ -61,9 +62,10 @@ export interface RunSummary {
   /**
    * The run's traffic with the Planetary Computer (STAC searches, SAS tokens, blob ranges): requests,
    * attempts, retries by cause, and SAS token requests per scope. The S3 output is not counted (its SDK
-   * retries on its own, `AWS_MAX_ATTEMPTS`).
+   * retries on its own, `AWS_MAX_ATTEMPTS`). `rereads`: blob range requests that asked again for bytes
+   * this run had already received (`rereadBytes` of them): 0 unless the tile cache was too small.
    */
-  http: HttpCounts & { tokens: { requests: number; byScope: Record<string, number>; refreshesOn403: number } };
+  http: HttpCounts & { rereads: number; rereadBytes: number; tokens: { requests: number; byScope: Record<string, number>; refreshesOn403: number } };
   ms: number;
   /** CPU time of the process (user + system), seconds. */
   cpuSeconds: number;
@@ -112,7 +114,10 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     ...(predictor !== undefined ? { predictor } : {}),
     ...(options.rowsPerStrip !== undefined ? { rowsPerStrip: options.rowsPerStrip } : {}),
   };
-  const state = newRunState(options.cacheMb !== undefined ? { cacheBytes: options.cacheMb * 1024 * 1024 } : {});
+  const state = newRunState({
+    ...(options.cacheMb !== undefined ? { cacheBytes: options.cacheMb * 1024 * 1024 } : {}),
+    ...(options.sourceCacheMb !== undefined ? { sourceCacheBytes: options.sourceCacheMb * 1024 * 1024 } : {}),
+  });
   let progress: Progress | undefined;
   const base: Omit<RunOptions, 'onPlan'> = {
     stac: ctx.stac, http: ctx.http, signer: ctx.signer, store, mode, encoding,
@@ -176,6 +181,8 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     bytesWritten: written,
     http: {
       ...httpCounts(ctx.http.stats),
+      rereads: state.stats.rereads,
+      rereadBytes: state.stats.rereadBytes,
       tokens: { requests: ctx.signer.stats.tokenRequests, byScope: { ...ctx.signer.stats.tokenRequestsByScope }, refreshesOn403: ctx.signer.stats.refreshesOn403 },
     },
     ms: Date.now() - started,
@@ -206,6 +213,7 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--harmonize', 'remove the +1000 reflectance offset of processing baseline >= 04.00')
     .option('--inflight <n>', 'chips in flight per unit', (v) => parseInteger(v, '--inflight', 1, 16))
     .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 64)', (v) => parseInteger(v, '--cache-mb', 0))
+    .option('--source-cache-mb <n>', 'cache of compressed source bytes (tiles, headers) in MiB, so no range is read twice (default 64)', (v) => parseInteger(v, '--source-cache-mb', 0))
     .option('--previews', 'an RGB PNG quicklook beside each kept chip (B04 B03 B02, reflectance 0..3000)')
     .option('--stac', 'a STAC item beside each kept chip and collection.json at the root (the chips of this run)')
     .option('--allow-no-data', 'exit 0 when no row had matching data (array jobs: such a row is a result, not a failure to retry)')

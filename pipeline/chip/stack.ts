@@ -36,6 +36,8 @@ export interface SourceAccess {
   http: HttpClient;
   signer?: PcSigner;
   cache: TileCache<CachedTile>;
+  /** Compressed source bytes (tiles, header blocks) by blob and range: nothing is read twice while it holds them. */
+  bytesCache?: TileCache<Uint8Array>;
   limit: LimitFunction;
   stats: ReadStats;
   decoder?: TileDecoder;
@@ -56,6 +58,7 @@ export async function openChipSources(date: PlannedDate, access: SourceAccess): 
       ...(access.signer ? { signer: access.signer } : {}),
       collection,
       cache: access.cache,
+      ...(access.bytesCache ? { bytesCache: access.bytesCache } : {}),
       limit: access.limit,
       stats: access.stats,
       ...(access.decoder ? { decoder: access.decoder } : {}),

@@ -47,6 +47,11 @@ export type TileDecoder = 'zlib' | 'geotiff';
 export interface CogOptions extends BlobAccess {
   /** Decoded-tile cache, shared by COGs of a job (default: a private 64 MiB one). */
   cache?: TileCache<CachedTile>;
+  /**
+   * Source bytes (compressed tiles and header blocks, keyed by blob and byte range), shared by the COGs of
+   * a job: a tile evicted from `cache`, or a COG opened again, is decoded from these instead of read again.
+   */
+  bytesCache?: TileCache<Uint8Array>;
   /** Limits concurrent range requests; share one across COGs (default: 8 per COG). */
   limit?: LimitFunction;
   decoder?: TileDecoder;
@@ -68,7 +73,6 @@ const COMPRESSION_NONE = 1;
 const DEFLATE = new Set([8, 32946]);
 const LZW = 5;
 const PACKBITS = 32773;
-let nextId = 0;
 
 /** An opened COG: its grid, dtype, nodata, and window reads. */
 export class Cog {
@@ -85,7 +89,8 @@ export class Cog {
   readonly pixelIsPoint: boolean;
   readonly tileWidth: number;
   readonly tileHeight: number;
-  private readonly id = `cog${nextId++}`;
+  /** The cache keys' prefix: the blob (URL without token), the image and the band read. */
+  private readonly id: string;
   private readonly tilesAcross: number;
 
   private constructor(
@@ -94,9 +99,12 @@ export class Cog {
     private readonly cache: TileCache<CachedTile>,
     private readonly limit: LimitFunction,
     private readonly layout: BlockLayout,
+    private readonly header: HeaderBlocks,
     private readonly decode: (bytes: Uint8Array, rows: number) => Promise<Raster>,
-    info: { grid: Grid; dtype: DType; nodata: number | undefined; pixelIsPoint: boolean; overview: number | undefined },
+    info: { grid: Grid; dtype: DType; nodata: number | undefined; pixelIsPoint: boolean; overview: number | undefined; band: number },
   ) {
+    // Keyed by the blob, not this object: a COG opened again (the DEM of every date of a tile) finds its tiles.
+    this.id = `${reader.url}|${info.overview ?? 'full'}|${info.band}`;
     this.url = reader.url;
     this.overview = info.overview;
     this.grid = info.grid;
@@ -113,8 +121,8 @@ export class Cog {
     const reader = new RangeReader(href, options);
     const signal = options.signal;
     try {
-      const source = headerSource(reader, options.headerBlockBytes ?? 64 * 1024);
-      const tiff = await GeoTIFF.fromSource(source, undefined, signal);
+      const header = headerSource(reader, options.headerBlockBytes ?? 64 * 1024, options.bytesCache);
+      const tiff = await GeoTIFF.fromSource(header.source, undefined, signal);
       const first = await tiff.getImage(0);
       const image = options.overview === undefined ? first : await overviewImage(tiff, options.overview, reader.url);
       const fd = image.getFileDirectory();
@@ -153,7 +161,7 @@ export class Cog {
       const codec = await codecFor(compression, options.decoder ?? 'zlib', fd, layout, blocks.tileWidth, reader.url);
       const decode = (bytes: Uint8Array, rows: number): Promise<Raster> => decodeBlock(codec, bytes, layout, blocks.tileWidth, rows);
       const grid: Grid = { epsg: geo.epsg, transform: scaleTransform(geo.transform, first.getWidth() / width, first.getHeight() / height), width, height };
-      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), blocks, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview });
+      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), blocks, header.blocks, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview, band });
     } catch (err) {
       if (isClayError(err)) throw err;
       if (signal?.aborted) throw new ClayError('HTTP_ABORTED', `read of ${reader.url} aborted`, { input: reader.url, cause: signal.reason });
@@ -177,6 +185,7 @@ export class Cog {
    * or 0), in the COG's dtype. Reads only the tiles the window intersects.
    */
   async readWindow(window: Window, options: { signal?: AbortSignal; fill?: number } = {}): Promise<Raster> {
+    if (options.signal?.aborted) throw new ClayError('HTTP_ABORTED', `read of ${this.url} aborted`, { input: this.url, cause: options.signal.reason });
     const out = allocRaster(this.dtype, window.width, window.height, options.fill ?? this.nodata ?? 0);
     const inside = intersectWindows(window, { col: 0, row: 0, width: this.grid.width, height: this.grid.height });
     if (!inside) return out;
@@ -198,14 +207,26 @@ export class Cog {
 
   /** The tiles (decoded), from the cache or read in coalesced ranges; undefined for sparse tiles. */
   private async loadTiles(tiles: { tx: number; ty: number }[], signal: AbortSignal | undefined): Promise<(CachedTile | undefined)[]> {
-    const wanted: ByteRange<{ key: string; index: number }>[] = [];
+    const wanted: ByteRange<{ key: string; index: number; raw: string; prefix: Uint8Array }>[] = [];
+    const known = new Map<string, Uint8Array>();
+    const bytesCache = this.options.bytesCache;
     for (const { tx, ty } of tiles) {
       const index = ty * this.tilesAcross + tx;
       const key = `${this.id}/${index}`;
       const offset = this.layout.offsets[index + this.layout.bandOffset];
       const length = this.layout.counts[index + this.layout.bandOffset];
       if (offset === undefined || length === undefined) throw corrupt(this.url, `no offset for tile ${index}`);
-      if (length > 0 && !this.cache.has(key)) wanted.push({ key: { key, index }, offset, length });
+      if (length === 0 || this.cache.has(key)) continue;
+      // Bytes already here (the source-bytes cache; the header blocks, which hold a small file's first
+      // tiles) are decoded from what we have; of a tile the header blocks hold the start of, only the rest is read.
+      const raw = `${this.url}@${offset}+${length}`;
+      const have = bytesCache?.get(raw) ?? this.header.bytesAt(offset, length);
+      if (have !== undefined) {
+        known.set(key, have);
+        continue;
+      }
+      const prefix = this.header.prefixAt(offset, length);
+      wanted.push({ key: { key, index, raw, prefix }, offset: offset + prefix.byteLength, length: length - prefix.byteLength });
     }
     const groups = coalesceRanges(wanted, this.options.coalesce);
     const pending = new Map<string, Promise<CachedTile>>();
@@ -219,12 +240,17 @@ export class Cog {
           if (isClayError(err, 'COG_CORRUPT')) throw corrupt(this.url, `tile ${tile} (bytes ${m.offset}..${m.offset + m.length - 1}) cannot be read: ${err.message}`, err);
           throw err;
         };
+        const got = (b: Uint8Array): Promise<CachedTile> => {
+          const whole = m.key.prefix.byteLength > 0 ? concatBytes([m.key.prefix, b]) : bytesCache ? b.slice() : b;
+          bytesCache?.set(m.key.raw, whole);
+          return this.decodeTile(whole, m.key.index);
+        };
         pending.set(m.key.key, bytes.then(
-          (b) => this.decodeTile(b.subarray(m.offset - group.offset, m.offset - group.offset + m.length), m.key.index),
+          (b) => got(b.subarray(m.offset - group.offset, m.offset - group.offset + m.length)),
           (err: unknown) => {
             if (!isClayError(err, 'COG_CORRUPT') || group.members.length === 1) return alone(err);
             // A coalesced range ran past the end: each of its tiles on its own, so only the missing ones fail.
-            return this.limit(() => this.reader.read(m.offset, m.length, signal ? { signal } : {})).then((b) => this.decodeTile(b, m.key.index), alone);
+            return this.limit(() => this.reader.read(m.offset, m.length, signal ? { signal } : {})).then(got, alone);
           },
         ));
       }
@@ -233,7 +259,8 @@ export class Cog {
       const index = ty * this.tilesAcross + tx;
       if (this.layout.counts[index + this.layout.bandOffset] === 0) return undefined;
       const key = `${this.id}/${index}`;
-      return this.cache.getOrLoad(key, () => pending.get(key) ?? Promise.reject(new ClayError('INTERNAL', `tile ${key} was neither cached nor requested`)));
+      const have = known.get(key);
+      return this.cache.getOrLoad(key, () => pending.get(key) ?? (have !== undefined ? this.decodeTile(have, index) : undefined) ?? Promise.reject(new ClayError('INTERNAL', `tile ${key} was neither cached nor requested`)));
     }));
   }
 
@@ -350,16 +377,35 @@ function scaleTransform(t: GeoTransform, fx: number, fy: number): GeoTransform {
 /** The file directory type of geotiff.js images. */
 type GeoFileDirectory = ReturnType<Awaited<ReturnType<GeoTIFF['getImage']>>['getFileDirectory']>;
 
-/** A geotiff.js source serving header reads from blocks fetched through `reader`. */
-function headerSource(reader: RangeReader, blockBytes: number): Parameters<typeof GeoTIFF.fromSource>[0] {
-  const blocks = new Map<number, Uint8Array>();
-  const block = async (i: number, signal: AbortSignal | undefined): Promise<Uint8Array> => {
-    const have = blocks.get(i);
-    if (have) return have;
-    if (reader.fileSize !== undefined && i * blockBytes >= reader.fileSize) return new Uint8Array(0);
-    const data = await reader.read(i * blockBytes, blockBytes, { allowShort: true, ...(signal ? { signal } : {}) });
-    blocks.set(i, data);
-    return data;
+/** The header blocks a COG's open fetched, kept so that tile bytes inside them are not requested again. */
+interface HeaderBlocks {
+  /** Bytes [offset, offset + length) when every block they span has been fetched; else undefined. */
+  bytesAt(offset: number, length: number): Uint8Array | undefined;
+  /** The longest start of [offset, offset + length) that fetched blocks hold (often empty). */
+  prefixAt(offset: number, length: number): Uint8Array;
+}
+
+/**
+ * A geotiff.js source serving header reads from blocks fetched through `reader` (one request per block,
+ * shared by concurrent slices), and the blocks it fetched.
+ */
+function headerSource(reader: RangeReader, blockBytes: number, bytesCache: TileCache<Uint8Array> | undefined): { source: Parameters<typeof GeoTIFF.fromSource>[0]; blocks: HeaderBlocks } {
+  const loading = new Map<number, Promise<Uint8Array>>();
+  const loaded = new Map<number, Uint8Array>();
+  const block = (i: number, signal: AbortSignal | undefined): Promise<Uint8Array> => {
+    let p = loading.get(i);
+    if (p === undefined) {
+      if (reader.fileSize !== undefined && i * blockBytes >= reader.fileSize) return Promise.resolve(new Uint8Array(0));
+      const key = `${reader.url}@h${blockBytes}:${i}`;
+      const read = (): Promise<Uint8Array> => reader.read(i * blockBytes, blockBytes, { allowShort: true, ...(signal ? { signal } : {}) });
+      p = (bytesCache ? bytesCache.getOrLoad(key, read) : read()).then((data) => {
+        loaded.set(i, data);
+        return data;
+      });
+      loading.set(i, p);
+      p.catch(() => loading.delete(i));
+    }
+    return p;
   };
   const slice = async (offset: number, length: number, signal: AbortSignal | undefined): Promise<ArrayBuffer> => {
     const out = new Uint8Array(length);
@@ -376,13 +422,47 @@ function headerSource(reader: RangeReader, blockBytes: number): Parameters<typeo
     }
     return got === length ? out.buffer : out.slice(0, Math.max(0, got)).buffer;
   };
-  return {
-    fetch: (slices, signal) => Promise.all(slices.map((s) => slice(s.offset, s.length, signal))),
-    fetchSlice: async (s, signal) => ({ ...s, data: await slice(s.offset, s.length, signal) }),
-    get fileSize() {
-      return reader.fileSize ?? null;
+  const blocks: HeaderBlocks = {
+    bytesAt(offset, length) {
+      const first = Math.floor(offset / blockBytes);
+      const last = Math.floor((offset + length - 1) / blockBytes);
+      const one = loaded.get(first);
+      if (first === last) return one !== undefined && offset + length <= first * blockBytes + one.byteLength ? one.subarray(offset - first * blockBytes, offset - first * blockBytes + length) : undefined;
+      const out = new Uint8Array(length);
+      for (let i = first; i <= last; i++) {
+        const data = loaded.get(i);
+        const start = Math.max(offset, i * blockBytes);
+        const end = Math.min(offset + length, (i + 1) * blockBytes);
+        if (data === undefined || data.byteLength < end - i * blockBytes) return undefined;
+        out.set(data.subarray(start - i * blockBytes, end - i * blockBytes), start - offset);
+      }
+      return out;
     },
-    close: async () => undefined,
+    prefixAt(offset, length) {
+      const parts: Uint8Array[] = [];
+      let at = offset;
+      while (at < offset + length) {
+        const i = Math.floor(at / blockBytes);
+        const data = loaded.get(i);
+        const end = Math.min(offset + length, i * blockBytes + (data?.byteLength ?? 0));
+        if (data === undefined || end <= at) break;
+        parts.push(data.subarray(at - i * blockBytes, end - i * blockBytes));
+        at = end;
+        if (data.byteLength < blockBytes) break;
+      }
+      return parts.length === 1 ? parts[0]! : concatBytes(parts);
+    },
+  };
+  return {
+    source: {
+      fetch: (slices, signal) => Promise.all(slices.map((s) => slice(s.offset, s.length, signal))),
+      fetchSlice: async (s, signal) => ({ ...s, data: await slice(s.offset, s.length, signal) }),
+      get fileSize() {
+        return reader.fileSize ?? null;
+      },
+      close: async () => undefined,
+    },
+    blocks,
   };
 }
 
@@ -425,6 +505,16 @@ function copyTile(tile: Raster, x0: number, y0: number, out: Raster, window: Win
     const to = (r - window.row) * out.width + (c0 - window.col);
     dst.set(src.subarray(from, from + (c1 - c0)), to);
   }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 function corrupt(url: string, why: string, cause?: unknown): ClayError {

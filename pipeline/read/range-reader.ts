@@ -18,11 +18,41 @@ export interface ReadStats {
   tilesDecoded: number;
   bytesDecoded: number;
   decodeMs: number;
+  /** Requests that asked again for bytes of the same blob already received in this job, and those bytes. */
+  rereads: number;
+  rereadBytes: number;
+  /** The byte ranges received so far, per blob (its URL without token): what makes a read a re-read. */
+  readonly ranges: Map<string, Interval[]>;
 }
+
+/** A half-open byte range [start, end). */
+type Interval = [number, number];
 
 /** Fresh zeroed counters. */
 export function newReadStats(): ReadStats {
-  return { requests: 0, bytesRead: 0, tilesDecoded: 0, bytesDecoded: 0, decodeMs: 0 };
+  return { requests: 0, bytesRead: 0, tilesDecoded: 0, bytesDecoded: 0, decodeMs: 0, rereads: 0, rereadBytes: 0, ranges: new Map() };
+}
+
+/**
+ * Adds [start, end) to the sorted, disjoint `list` (merging what touches it) and returns how many of
+ * its bytes were in the list already.
+ */
+export function addInterval(list: Interval[], start: number, end: number): number {
+  let overlap = 0;
+  let i = 0;
+  while (i < list.length && list[i]![1] < start) i++;
+  let s = start;
+  let e = end;
+  let j = i;
+  while (j < list.length && list[j]![0] <= end) {
+    const [a, b] = list[j]!;
+    overlap += Math.max(0, Math.min(b, end) - Math.max(a, start));
+    s = Math.min(s, a);
+    e = Math.max(e, b);
+    j++;
+  }
+  list.splice(i, j - i, [s, e]);
+  return overlap;
 }
 
 /** How a blob is reached. */
@@ -76,6 +106,15 @@ export class RangeReader {
     }
     this.stats.requests++;
     this.stats.bytesRead += body.byteLength;
+    if (body.byteLength > 0) {
+      let seen = this.stats.ranges.get(this.url);
+      if (seen === undefined) this.stats.ranges.set(this.url, (seen = []));
+      const again = addInterval(seen, offset, offset + body.byteLength);
+      if (again > 0) {
+        this.stats.rereads++;
+        this.stats.rereadBytes += again;
+      }
+    }
     const total = /\/(\d+)$/.exec(contentRange ?? '');
     if (total) this.fileSize = Number(total[1]);
     if (body.byteLength < length && !options.allowShort) {

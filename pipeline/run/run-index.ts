@@ -46,6 +46,8 @@ export interface RunOptions {
   version?: string;
   /** Decoded-tile cache bound in bytes (default 64 MiB), shared by the units of a run. */
   cacheBytes?: number;
+  /** Compressed source-bytes cache bound in bytes (default 64 MiB), shared by the units of a run. */
+  sourceCacheBytes?: number;
   /** Range requests in flight (default 8). */
   requests?: number;
   /** Chips in flight per unit (default 2). */
@@ -98,6 +100,8 @@ export interface IndexResult {
 /** A run's shared state: the tile cache and read counters carry across the rows of one process. */
 export interface RunState {
   cache: TileCache<CachedTile>;
+  /** Compressed source bytes (tiles and header blocks), so that no range is read twice while they fit. */
+  bytesCache: TileCache<Uint8Array>;
   /** Stack buffers and coordinate fields, reused by every chip of the run. */
   buffers: ChipBuffers;
   stats: ReadStats;
@@ -105,8 +109,10 @@ export interface RunState {
 }
 
 /** Fresh shared state for `options`. */
-export function newRunState(options: Pick<RunOptions, 'cacheBytes' | 'requests'> = {}): RunState {
-  return { cache: new TileCache<CachedTile>(options.cacheBytes ?? 64 * 1024 * 1024), buffers: newChipBuffers(), stats: newReadStats(), limit: pLimit(options.requests ?? 8) };
+export function newRunState(options: Pick<RunOptions, 'cacheBytes' | 'sourceCacheBytes' | 'requests'> = {}): RunState {
+  return {
+    cache: new TileCache<CachedTile>(options.cacheBytes ?? 64 * 1024 * 1024), bytesCache: new TileCache<Uint8Array>(options.sourceCacheBytes ?? 64 * 1024 * 1024), buffers: newChipBuffers(), stats: newReadStats(), limit: pLimit(options.requests ?? 8),
+  };
 }
 
 function outcomeOf(m: UnitManifest, status: UnitOutcome['status'], key: string): UnitOutcome {
@@ -181,7 +187,7 @@ async function runRow(row: SampleRow, options: RunOptions, state: RunState): Pro
     logger.info('Run:Unit:Start', { index: row.index, mgrs: planned.mgrs, date: date.date, chips: date.chips.count });
     const made = await chipUnit(planned.mgrs, row.index, date, {
       store,
-      access: { http: options.http, ...(options.signer ? { signer: options.signer } : {}), cache: state.cache, limit: state.limit, stats: state.stats, ...(options.decoder ? { decoder: options.decoder } : {}) },
+      access: { http: options.http, ...(options.signer ? { signer: options.signer } : {}), cache: state.cache, bytesCache: state.bytesCache, limit: state.limit, stats: state.stats, ...(options.decoder ? { decoder: options.decoder } : {}) },
       mode,
       encoding: { ...(mode === 'clay-v0' ? CLAY_V0_ENCODING : DEFAULT_ENCODING), ...options.encoding },
       resampling: options.resampling ?? 'nearest',

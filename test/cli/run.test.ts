@@ -56,7 +56,19 @@ test('clay run: a JSON summary; a rerun skips complete units and says so; --forc
   const f = JSON.parse(forced.stdout) as RunSummary;
   assert.deepEqual([f.units, f.chips.kept, f.chips.rejected], [{ done: 3, skipped: 0 }, 47, 13]);
   assert.ok(f.bytesRead > 0 && f.bytesWritten > 0 && f.peakRssMb > 0);
+  // The DEM of every date, tiles evicted from the decoded cache, tiles inside the header blocks: no
+  // byte range of the row is asked for twice.
+  assert.deepEqual([f.http.rereads, f.http.rereadBytes], [0, 0]);
   assert.deepEqual(await digest(await openStore(join(dir, 'clean'))), clean);
+  // Without the source-bytes cache and with a decoded cache too small for a tile, ranges are read again,
+  // counted, and the chips are the same.
+  const starved = await runCli(args(join(dir, 'starved'), '--source-cache-mb', '0', '--cache-mb', '1'));
+  assert.equal(starved.code, 0, starved.stderr);
+  const st = JSON.parse(starved.stdout) as RunSummary;
+  assert.ok(st.http.rereads > 0 && st.http.rereadBytes > 0, `rereads ${st.http.rereads}`);
+  assert.ok(st.bytesRead > f.bytesRead, `${st.bytesRead} bytes read starved, ${f.bytesRead} with the caches`);
+  const starvedChips = await digest(await openStore(join(dir, 'starved')));
+  for (const [k, v] of clean) if (k.endsWith('.tif')) assert.equal(starvedChips.get(k), v, k);
 });
 
 test('clay run: bad inputs are coded errors with exit 2 and leave the output alone', async () => {

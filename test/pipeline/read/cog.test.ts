@@ -89,7 +89,8 @@ test('a window read asks for exactly the tiles it needs, adjacent tiles coalesce
   const s = await serveBundled();
   try {
     const h = await hrefs(s);
-    const cog = await s.open(h.b05, { cache: new TileCache(0) });
+    // Header blocks of 4 KiB hold no tile of this file (at 64 KiB the first ones would come with the header).
+    const cog = await s.open(h.b05, { cache: new TileCache(0), headerBlockBytes: 4096 });
     const blobRequests = () => s.pc.requests.filter((r) => r.service === 'blob').map((r) => r.range);
     let before = blobRequests().length;
     await cog.readWindow({ col: 600, row: 600, width: 100, height: 100 }); // inside tile (1, 1)
@@ -101,7 +102,7 @@ test('a window read asks for exactly the tiles it needs, adjacent tiles coalesce
     const last = cog.tileByteRange(2, 1);
     assert.deepEqual(blobRequests().slice(before), [`bytes=${first.offset}-${last.offset + last.length - 1}`]);
     // Without coalescing: one request per tile.
-    const apart = await s.open(h.b05, { cache: new TileCache(0), coalesce: { maxGapBytes: -1 } });
+    const apart = await s.open(h.b05, { cache: new TileCache(0), headerBlockBytes: 4096, coalesce: { maxGapBytes: -1 } });
     before = blobRequests().length;
     await apart.readWindow({ col: 500, row: 600, width: 600, height: 10 });
     assert.equal(blobRequests().length - before, 3);
@@ -256,5 +257,38 @@ test('overview n reads what gdal_translate -ovr n reads: grid, every pixel, and 
   } finally {
     await s.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('source-bytes cache: a COG opened again, and tiles evicted from the decoded cache, are not read again; without it the re-reads are counted', async () => {
+  const s = await serveBundled();
+  try {
+    const { dem, b02 } = await hrefs(s);
+    for (const href of [dem, b02]) {
+      const file = localFile(href);
+      const info = JSON.parse((await run('gdalinfo', ['-json', file])).stdout) as { size: [number, number] };
+      const whole = { col: 0, row: 0, width: info.size[0], height: info.size[1] };
+      const expected = await gdalWindow(file, 0, 0, whole.width, whole.height);
+      // A decoded cache of 1 byte holds nothing: every read decodes again.
+      const tiny = (): TileCache<never> => new TileCache(1) as TileCache<never>;
+      const stats = newReadStats();
+      const bytesCache = new TileCache<Uint8Array>(64 * 1024 * 1024);
+      for (let pass = 0; pass < 3; pass++) {
+        const cog = await s.open(href, { stats, bytesCache, cache: tiny() });
+        assert.deepEqual(bytesOf(await cog.readWindow(whole)), expected, `${href} pass ${pass}`);
+        if (pass === 0) assert.ok(stats.requests > 0);
+      }
+      const size = (await stat(file)).size;
+      assert.deepEqual([stats.rereads, stats.rereadBytes], [0, 0], href);
+      assert.ok(stats.bytesRead <= size + 64 * 1024, `${stats.bytesRead} bytes read of a ${size}-byte file over three opens`);
+      const bare = newReadStats();
+      for (let pass = 0; pass < 2; pass++) {
+        const cog = await s.open(href, { stats: bare, cache: tiny() });
+        assert.deepEqual(bytesOf(await cog.readWindow(whole)), expected);
+      }
+      assert.ok(bare.rereads > 0 && bare.rereadBytes >= size / 2, `${bare.rereads} re-reads, ${bare.rereadBytes} bytes, of a ${size}-byte file read twice`);
+    }
+  } finally {
+    await s.close();
   }
 });

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { HttpClient, httpCounts } from '../../../core/http.ts';
 import { isClayError } from '../../../core/errors.ts';
-import { RangeReader } from '../../../pipeline/read/range-reader.ts';
+import { addInterval, RangeReader } from '../../../pipeline/read/range-reader.ts';
 
 const BLOB = new Uint8Array(Array.from({ length: 4096 }, (_, i) => (i * 13) % 251));
 
@@ -81,4 +81,34 @@ test('a range the blob cannot hold (past its end, or running over it) is COG_COR
     assert.deepEqual(await reader.read(4000, 200, { allowShort: true }), BLOB.subarray(4000));
     assert.equal(http.stats.retries, 0);
   });
+});
+
+test('addInterval: the bytes of a range already in the list, and the list kept sorted and merged', () => {
+  const list: [number, number][] = [];
+  assert.equal(addInterval(list, 100, 200), 0);
+  assert.equal(addInterval(list, 300, 400), 0);
+  assert.equal(addInterval(list, 200, 300), 0, 'touching ranges overlap in no byte');
+  assert.deepEqual(list, [[100, 400]]);
+  assert.equal(addInterval(list, 50, 150), 50);
+  assert.equal(addInterval(list, 0, 1000), 350);
+  assert.deepEqual(list, [[0, 1000]]);
+  assert.equal(addInterval(list, 2000, 2010), 0);
+  assert.equal(addInterval(list, 1500, 1600), 0);
+  assert.deepEqual(list, [[0, 1000], [1500, 1600], [2000, 2010]]);
+  assert.equal(addInterval(list, 990, 2005), 10 + 100 + 5);
+  assert.deepEqual(list, [[0, 2010]]);
+  // Against a byte map over random ranges.
+  let seed = 7;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const seen = new Uint8Array(5000);
+  const l: [number, number][] = [];
+  for (let i = 0; i < 300; i++) {
+    const a = rand(4900);
+    const b = a + 1 + rand(100);
+    let expected = 0;
+    for (let k = a; k < b; k++) expected += seen[k]!;
+    seen.fill(1, a, b);
+    assert.equal(addInterval(l, a, b), expected);
+  }
+  for (let k = 1; k < l.length; k++) assert.ok(l[k - 1]![1] < l[k]![0]);
 });
