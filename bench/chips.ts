@@ -7,7 +7,10 @@
  * -srcwin ... -co COMPRESS=DEFLATE` per kept chip (Clay v0's file layout: 512 x 1 strips, no predictor).
  * Prints the ratios (time, CPU, output size) and compares every pixel of the two sets of chips.
  *
- *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb 64] [--source-cache-mb 64] [--compat] [--no-gdal]
+ *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb 64] [--source-cache-mb 64] [--compat] [--no-gdal] [--noisy]
+ *
+ * `--noisy`: the same design with per-pixel sensor noise on every band (S2 noise, S1 speckle, DEM roughness),
+ * generated once into .bench/noisy-universe (about 600 MB): pixels that compress like real ones.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -22,6 +25,7 @@ import { openStore } from '../core/store/open-store.ts';
 import { unitPrefix } from '../pipeline/chip/chip-file.ts';
 import { MANIFEST_NAME, parseManifest, type UnitManifest } from '../pipeline/chip/manifest.ts';
 import type { RunSummary } from '../cli/commands/run.ts';
+import { generateSamples } from '../data-samples/generate.ts';
 import { BUNDLED_DIR } from '../test/helpers/bundled.ts';
 import { localFile } from '../test/pipeline/warp/oracle.ts';
 
@@ -42,11 +46,16 @@ const sourceCacheMb = Number(arg('source-cache-mb', '64'));
 const mb = (b: number): string => (b / 1e6).toFixed(1);
 
 const out = await mkdtemp(join(tmpdir(), 'bench-chips-'));
-const pc = await startMiniPc({ universe: await loadUniverse(BUNDLED_DIR) });
+const noisy = process.argv.includes('--noisy');
+const universeDir = noisy ? fileURLToPath(new URL('../.bench/noisy-universe/', import.meta.url)) : BUNDLED_DIR;
+if (noisy) await generateSamples({ out: universeDir.replace(/\/$/, ''), noise: true });
+/** The universe's local copy of a blob href. */
+const localOf = (href: string): string => (noisy ? localFile(href).replace(BUNDLED_DIR, universeDir) : localFile(href));
+const pc = await startMiniPc({ universe: await loadUniverse(universeDir) });
 try {
   // The job runs as the CLI in its own process (what users run), so its CPU and peak RSS are its own,
   // not the loopback server's; `npm run build` first (dist/ is what `npm ci` builds).
-  const cliArgs = ['run', '--stac-api', pc.stacApi, '--sas-api', pc.sasApi, '--sample', join(BUNDLED_DIR, 'mgrs_sample.fgb'), '--index', String(index), '--out', join(out, 'ours'), '--inflight', String(inflight), '--cache-mb', String(cacheMb), '--source-cache-mb', String(sourceCacheMb), ...(compat ? ['--compat', 'clay-v0'] : []), ...Object.entries(encoding).flatMap(([k, v]) => [k === 'level' ? '--level' : '--rows-per-strip', String(v)])];
+  const cliArgs = ['run', '--stac-api', pc.stacApi, '--sas-api', pc.sasApi, '--sample', join(universeDir, 'mgrs_sample.fgb'), '--index', String(index), '--out', join(out, 'ours'), '--inflight', String(inflight), '--cache-mb', String(cacheMb), '--source-cache-mb', String(sourceCacheMb), ...(compat ? ['--compat', 'clay-v0'] : []), ...Object.entries(encoding).flatMap(([k, v]) => [k === 'level' ? '--level' : '--rows-per-strip', String(v)])];
   const t0 = performance.now();
   const job = await run('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, fileURLToPath(new URL('../dist/cli/run.js', import.meta.url)), ...cliArgs], { maxBuffer: 1 << 26 });
   const ms = performance.now() - t0;
@@ -98,7 +107,7 @@ try {
         ['dem', d.dem.map((x) => x.hrefs.data!), ['-ot', 'Float32', '-dstnodata', 'nan']],
       ];
       for (const [name, hrefs, args] of layers) {
-        await timed('gdalwarp', ['-q', '-overwrite', '-r', 'near', '-t_srs', `EPSG:${grid.epsg}`, '-te', String(b.minX), String(b.minY), String(b.maxX), String(b.maxY), '-ts', String(grid.width), String(grid.height), ...args, ...hrefs.map(localFile), join(dir, `${name}.tif`)]);
+        await timed('gdalwarp', ['-q', '-overwrite', '-r', 'near', '-t_srs', `EPSG:${grid.epsg}`, '-te', String(b.minX), String(b.minY), String(b.maxX), String(b.maxY), '-ts', String(grid.width), String(grid.height), ...args, ...hrefs.map(localOf), join(dir, `${name}.tif`)]);
       }
       const bands = layers.filter(([n]) => n !== 'SCL').map(([n]) => join(dir, `${n}.tif`));
       await timed('gdalbuildvrt', ['-q', '-separate', join(dir, 'stack.vrt'), ...bands]);

@@ -2,7 +2,8 @@
  * Generates the bundled miniature Planetary Computer into `data-samples/generated/` (or `--out DIR`):
  * collections, item FeatureCollections, COG blobs, the MGRS sample and `cases.json`. Deterministic, no
  * GDAL. Skips the work when the output was made by the same generator sources (`--force` to redo).
- * Usage: node --import tsx data-samples/generate.ts [--out DIR] [--force]
+ * Usage: node --import tsx data-samples/generate.ts [--out DIR] [--force] [--noise]
+ * (`--noise`: per-pixel sensor noise on every band, for benchmarks; the same design otherwise)
  */
 import { createHash } from 'node:crypto';
 import { readFile, readdir, rename, rm } from 'node:fs/promises';
@@ -80,13 +81,13 @@ function checkDesign(s2: Map<string, S2Result>, s1: Map<string, S1Result>, plant
 }
 
 /** Generates the universe into `out`. */
-export async function generateSamples({ out = DEFAULT_OUT, force = false }: { out?: string; force?: boolean } = {}): Promise<GenerateResult> {
+export async function generateSamples({ out = DEFAULT_OUT, force = false, noise = false }: { out?: string; force?: boolean; noise?: boolean } = {}): Promise<GenerateResult> {
   const t0 = performance.now();
-  const hash = await sourceHash();
+  const hash = `${await sourceHash()}${noise ? '+noise' : ''}`;
   if (!force && (await upToDate(out, hash))) return { out, skipped: true, files: 0, bytes: 0, ms: performance.now() - t0 };
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  const ctx = new GenContext(tmp);
+  const ctx = new GenContext(tmp, noise);
   try {
     const s2 = new Map<string, S2Result>();
     for (const spec of S2_ITEMS) {
@@ -149,7 +150,7 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
   const args = process.argv.slice(2);
   const at = args.indexOf('--out');
   const out = at >= 0 ? resolve(args[at + 1] ?? DEFAULT_OUT) : DEFAULT_OUT;
-  const r = await generateSamples({ out, force: args.includes('--force') });
+  const r = await generateSamples({ out, force: args.includes('--force'), noise: args.includes('--noise') });
   const line = r.skipped
     ? { event: 'Samples:Skip', out: r.out, reason: 'up to date (same generator sources); --force to redo' }
     : { event: 'Samples:Done', out: r.out, files: r.files, bytes: r.bytes, mb: Math.round(r.bytes / 1e4) / 100, ms: Math.round(r.ms) };

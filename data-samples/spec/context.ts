@@ -12,7 +12,12 @@ export class GenContext {
   /** Relative path -> bytes written. */
   readonly files = new Map<string, number>();
 
-  constructor(readonly root: string) {}
+  /**
+   * `noise`: per-pixel sensor-like noise on every band (S2 reflectance noise, S1 speckle, DEM roughness),
+   * for benchmarks that must see real work: such pixels compress like real data, the smooth ones do not.
+   * The design (kept and rejected chips, planted pixels) is the same either way.
+   */
+  constructor(readonly root: string, readonly noise = false) {}
 
   /** Encodes and writes a COG for a blob (idempotent per path: a shared blob is written once). */
   async writeCog(b: Blob, img: TiffImage, options: TiffOptions): Promise<void> {

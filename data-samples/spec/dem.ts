@@ -8,6 +8,7 @@ import { round9 } from './geometry.ts';
 import type { Grid } from './geometry.ts';
 import { blob, itemLinks, EXTENSIONS } from './stac.ts';
 import { DEM_TILES } from './universe.ts';
+import { noiseAt } from './landscape.ts';
 import { fromUtm, zoneOf } from './utm.ts';
 
 const PX = 1 / 3600;
@@ -63,6 +64,8 @@ export async function makeDem(ctx: GenContext, nanAt: { target: Grid; near: [num
     for (let r = 0; r < tile.rows; r++) {
       const lat = tile.lat0 - r * PX;
       for (let c = 0; c < tile.cols; c++) data[r * tile.cols + c] = terrain(tile.lon0 + c * PX, lat);
+      // Roughness: 1.5 m (1 sigma), unquantised, so the float32 mantissas are full as in GLO-30.
+      if (ctx.noise) for (let c = 0; c < tile.cols; c++) data[r * tile.cols + c] = (data[r * tile.cols + c] as number) + 1.5 * noiseAt(c + tile.cols * DEM_TILES.indexOf(tile), r, 300);
     }
     if (planted.item === tile.id) data[planted.pixel[1] * tile.cols + planted.pixel[0]] = NaN;
     // GDAL's geotransform (pixel corner) = first centre - half a pixel; the file stores the centre (PixelIsPoint).

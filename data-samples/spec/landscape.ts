@@ -52,6 +52,16 @@ export function texture(i: number, j: number): number {
   return ((i + 3 * j) % 16) * 6;
 }
 
+/**
+ * Sensor-like noise of pixel (i, j) of layer `layer`: about normal (a sum of four hashed uniforms), mean 0,
+ * standard deviation 1, deterministic. Only the noisy universe (`--noise`) uses it.
+ */
+export function noiseAt(i: number, j: number, layer: number): number {
+  let s = 0;
+  for (let k = 0; k < 4; k++) s += hash3(i + 7919 * k, j, layer);
+  return (s - 2) * Math.sqrt(3);
+}
+
 function pickClass(h: number): number {
   let acc = 0;
   for (let k = 0; k < WEIGHTS.length; k++) {

@@ -6,7 +6,7 @@
 import { bboxOf, densify, geoTransform, lonLatRingToUtm, polygon, rasterizeRing, rectRing, round9 } from './geometry.ts';
 import type { BBox, Grid } from './geometry.ts';
 import type { GenContext } from './context.ts';
-import { classMap, texture } from './landscape.ts';
+import { classMap, noiseAt, texture } from './landscape.ts';
 import { blob, EXTENSIONS, itemLinks } from './stac.ts';
 import type { S1Spec } from './universe.ts';
 import { fromUtm, toUtm, zoneOf } from './utm.ts';
@@ -71,7 +71,7 @@ function plantPoint(target: Grid, near: [number, number], g: Grid): { pixel: [nu
   return best;
 }
 
-function rasters(s: S1Spec, index: number, g: Grid, ring: Array<[number, number]>): { vv: Float32Array; vh: Float32Array; mask: Uint8Array } {
+function rasters(s: S1Spec, index: number, g: Grid, ring: Array<[number, number]>, noise: boolean): { vv: Float32Array; vh: Float32Array; mask: Uint8Array } {
   const mask = rasterizeRing(g, ring);
   const cls = classMap(g, 100 + index);
   const n = g.width * g.height;
@@ -86,6 +86,11 @@ function rasters(s: S1Spec, index: number, g: Grid, ring: Array<[number, number]
       // Multiples of 1/1024: exact in float32, low mantissa bytes zero, so DEFLATE does well.
       vv[p] = (base + t) / 1024;
       vh[p] = (Math.round(base / 4) + (t % 31)) / 1024;
+      if (noise) {
+        // Speckle: multiplicative, about 1.5 dB (1 sigma), as in multilooked RTC backscatter.
+        vv[p] = (vv[p] as number) * Math.exp(0.35 * noiseAt(i, j, 100 + 2 * index));
+        vh[p] = (vh[p] as number) * Math.exp(0.35 * noiseAt(i, j, 101 + 2 * index));
+      }
     }
   }
   return { vv, vh, mask };
@@ -107,7 +112,7 @@ export async function makeS1Scene(
   const llRing = rectRing(lonLat);
   const utmRing = lonLatRingToUtm(densify(llRing, 16), s.epsg);
   const g = sceneGrid(s, utmRing);
-  const { vv, vh, mask } = rasters(s, index, g, utmRing);
+  const { vv, vh, mask } = rasters(s, index, g, utmRing, ctx.noise);
   let planted: PlantedNodata | undefined;
   if (plant !== undefined) {
     const p = plantPoint(plant.target, plant.near, g);

@@ -6,7 +6,7 @@
 import { geoTransform, gridBounds, polygon, projTransform, rectRing, utmRingToLonLat, bboxOf } from './geometry.ts';
 import type { Grid, Ring } from './geometry.ts';
 import type { GenContext } from './context.ts';
-import { classMap, reflectance, S2_BANDS, SCL_OF_CLASS, texture } from './landscape.ts';
+import { classMap, noiseAt, reflectance, S2_BANDS, SCL_OF_CLASS, texture } from './landscape.ts';
 import { blob, EXTENSIONS, itemLinks } from './stac.ts';
 import type { Blob } from './stac.ts';
 import type { S2Spec } from './universe.ts';
@@ -91,7 +91,7 @@ function sclRaster(s: S2Spec, g20: Grid, validCols: ValidCols): Uint8Array {
   return scl;
 }
 
-function bandRaster(s: S2Spec, b: number, g: Grid, g20: Grid, scl: Uint8Array, validCols: ValidCols): Uint16Array {
+function bandRaster(s: S2Spec, b: number, g: Grid, g20: Grid, scl: Uint8Array, validCols: ValidCols, noise: boolean): Uint16Array {
   const cls = classesFor(g);
   const out = new Uint16Array(g.width * g.height);
   const base = Array.from({ length: 7 }, (_, c) => Math.round(reflectance(c, b) * s.season));
@@ -103,6 +103,8 @@ function bandRaster(s: S2Spec, b: number, g: Grid, g20: Grid, scl: Uint8Array, v
     for (let i = 0; i < cols; i++) {
       const p = j * g.width + i;
       let v = (base[cls[p] as number] ?? 0) + texture(i, j);
+      // Reflectance noise: 30 DN + 3 % of the signal (1 sigma), never 0 (nodata).
+      if (noise) v = Math.max(1, Math.round(v + noiseAt(i, j, b) * (30 + 0.03 * v)));
       const c = scl[sj + Math.floor((i + 0.5) * ratio)] as number;
       if (c >= 8 && c <= 10) v += 2000 + 1000 * (c - 8);
       else if (c === 3) v = Math.max(1, v >> 1);
@@ -183,7 +185,7 @@ export async function makeS2Item(ctx: GenContext, s: S2Spec, g: Grid, mgrs: stri
     const gg = sub(g, band.res);
     const bl = bandBlob(files.prefix, mgrs, files.stamp, band.name, band.res);
     if (!ctx.has(bl) || band.name === 'B02') {
-      const data = bandRaster(src, b, gg, g20, scl, validCols);
+      const data = bandRaster(src, b, gg, g20, scl, validCols, ctx.noise);
       if (band.name === 'B02') b02 = data;
       await ctx.writeCog(bl, { width: gg.width, height: gg.height, samples: 1, raster: { dtype: 'uint16', data } }, {
         layout: { kind: 'tiles', width: 512, height: 512 },
