@@ -220,12 +220,11 @@ export class Cog {
       // Bytes already here (the source-bytes cache; the header blocks, which hold a small file's first
       // tiles) are decoded from what we have; of a tile the header blocks hold the start of, only the rest is read.
       const raw = `${this.url}@${offset}+${length}`;
-      const have = bytesCache?.get(raw) ?? this.header.bytesAt(offset, length);
-      if (have !== undefined) {
-        known.set(key, have);
+      const prefix = bytesCache?.get(raw) ?? this.header.prefixAt(offset, length);
+      if (prefix.byteLength === length) {
+        known.set(key, prefix);
         continue;
       }
-      const prefix = this.header.prefixAt(offset, length);
       wanted.push({ key: { key, index, raw, prefix }, offset: offset + prefix.byteLength, length: length - prefix.byteLength });
     }
     const groups = coalesceRanges(wanted, this.options.coalesce);
@@ -241,7 +240,7 @@ export class Cog {
           throw err;
         };
         const got = (b: Uint8Array): Promise<CachedTile> => {
-          const whole = m.key.prefix.byteLength > 0 ? concatBytes([m.key.prefix, b]) : bytesCache ? b.slice() : b;
+          const whole = m.key.prefix.byteLength > 0 ? Buffer.concat([m.key.prefix, b]) : bytesCache ? b.slice() : b;
           bytesCache?.set(m.key.raw, whole);
           return this.decodeTile(whole, m.key.index);
         };
@@ -379,9 +378,7 @@ type GeoFileDirectory = ReturnType<Awaited<ReturnType<GeoTIFF['getImage']>>['get
 
 /** The header blocks a COG's open fetched, kept so that tile bytes inside them are not requested again. */
 interface HeaderBlocks {
-  /** Bytes [offset, offset + length) when every block they span has been fetched; else undefined. */
-  bytesAt(offset: number, length: number): Uint8Array | undefined;
-  /** The longest start of [offset, offset + length) that fetched blocks hold (often empty). */
+  /** The longest start of [offset, offset + length) that fetched blocks hold: all of it, part, or nothing. */
   prefixAt(offset: number, length: number): Uint8Array;
 }
 
@@ -423,21 +420,6 @@ function headerSource(reader: RangeReader, blockBytes: number, bytesCache: TileC
     return got === length ? out.buffer : out.slice(0, Math.max(0, got)).buffer;
   };
   const blocks: HeaderBlocks = {
-    bytesAt(offset, length) {
-      const first = Math.floor(offset / blockBytes);
-      const last = Math.floor((offset + length - 1) / blockBytes);
-      const one = loaded.get(first);
-      if (first === last) return one !== undefined && offset + length <= first * blockBytes + one.byteLength ? one.subarray(offset - first * blockBytes, offset - first * blockBytes + length) : undefined;
-      const out = new Uint8Array(length);
-      for (let i = first; i <= last; i++) {
-        const data = loaded.get(i);
-        const start = Math.max(offset, i * blockBytes);
-        const end = Math.min(offset + length, (i + 1) * blockBytes);
-        if (data === undefined || data.byteLength < end - i * blockBytes) return undefined;
-        out.set(data.subarray(start - i * blockBytes, end - i * blockBytes), start - offset);
-      }
-      return out;
-    },
     prefixAt(offset, length) {
       const parts: Uint8Array[] = [];
       let at = offset;
@@ -450,7 +432,7 @@ function headerSource(reader: RangeReader, blockBytes: number, bytesCache: TileC
         at = end;
         if (data.byteLength < blockBytes) break;
       }
-      return parts.length === 1 ? parts[0]! : concatBytes(parts);
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     },
   };
   return {
@@ -505,16 +487,6 @@ function copyTile(tile: Raster, x0: number, y0: number, out: Raster, window: Win
     const to = (r - window.row) * out.width + (c0 - window.col);
     dst.set(src.subarray(from, from + (c1 - c0)), to);
   }
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 function corrupt(url: string, why: string, cause?: unknown): ClayError {
