@@ -7,12 +7,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TrainSummary } from '../../cli/commands/train.ts';
+import { waitForCheckpoint } from '../helpers/checkpoint-wait.ts';
 import { runCli } from '../helpers/cli.ts';
 import { bundledChips } from '../helpers/chips.ts';
 import { webgpuReady } from '../model/webgpu-guard.ts';
@@ -86,16 +87,7 @@ test('clay train --backend webgpu: SIGKILLed after a checkpoint, then --resume: 
   const exited = new Promise<number | null>((resolve) => child.on('close', (code, signal) => resolve(signal === 'SIGKILL' ? -9 : code)));
   let done = false;
   void exited.then(() => (done = true));
-  // Kill once latest.json names the step-4 checkpoint (a checkpoint folder is renamed into place before
-  // latest.json points at it: a kill in between resumes from the one before, which is right but not this test).
-  const latestStep = (): number => {
-    try {
-      return Number(/step-(\d{8})/.exec(readFileSync(join(killed, 'checkpoints', 'latest.json'), 'utf8'))?.[1] ?? 0);
-    } catch {
-      return 0;
-    }
-  };
-  while (!done && latestStep() < 4) await new Promise((r) => setTimeout(r, 20));
+  await waitForCheckpoint(killed, 4, () => done); // latest.json names step 4: kill mid-run
   child.kill('SIGKILL');
   assert.equal(await exited, -9, 'the run finished before it could be killed');
   const resumed = await runCli(args(killed, '--resume'));
