@@ -49,8 +49,6 @@ const out = await mkdtemp(join(tmpdir(), 'bench-chips-'));
 const noisy = process.argv.includes('--noisy');
 const universeDir = noisy ? fileURLToPath(new URL('../.bench/noisy-universe/', import.meta.url)) : BUNDLED_DIR;
 if (noisy) await generateSamples({ out: universeDir.replace(/\/$/, ''), noise: true });
-/** The universe's local copy of a blob href. */
-const localOf = (href: string): string => (noisy ? localFile(href).replace(BUNDLED_DIR, universeDir) : localFile(href));
 const pc = await startMiniPc({ universe: await loadUniverse(universeDir) });
 try {
   // The job runs as the CLI in its own process (what users run), so its CPU and peak RSS are its own,
@@ -107,7 +105,7 @@ try {
         ['dem', d.dem.map((x) => x.hrefs.data!), ['-ot', 'Float32', '-dstnodata', 'nan']],
       ];
       for (const [name, hrefs, args] of layers) {
-        await timed('gdalwarp', ['-q', '-overwrite', '-r', 'near', '-t_srs', `EPSG:${grid.epsg}`, '-te', String(b.minX), String(b.minY), String(b.maxX), String(b.maxY), '-ts', String(grid.width), String(grid.height), ...args, ...hrefs.map(localOf), join(dir, `${name}.tif`)]);
+        await timed('gdalwarp', ['-q', '-overwrite', '-r', 'near', '-t_srs', `EPSG:${grid.epsg}`, '-te', String(b.minX), String(b.minY), String(b.maxX), String(b.maxY), '-ts', String(grid.width), String(grid.height), ...args, ...hrefs.map((h) => localFile(h, universeDir)), join(dir, `${name}.tif`)]);
       }
       const bands = layers.filter(([n]) => n !== 'SCL').map(([n]) => join(dir, `${n}.tif`));
       await timed('gdalbuildvrt', ['-q', '-separate', join(dir, 'stack.vrt'), ...bands]);

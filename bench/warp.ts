@@ -114,7 +114,7 @@ try {
       const extent = windowBounds(GRID, { col: 0, row: 0, width: 5 * CHIP, height: 4 * CHIP });
       const started = performance.now();
       for (const l of layers) {
-        await run('gdalwarp', ['-q', '-overwrite', '-r', resampling === 'nearest' ? 'near' : 'bilinear', '-t_srs', 'EPSG:32631', '-te', String(extent.minX), String(extent.minY), String(extent.maxX), String(extent.maxY), '-ts', String(5 * CHIP), String(4 * CHIP), '-ot', 'Float32', '-of', 'ENVI', ...(Number.isNaN(l.fill) ? ['-dstnodata', 'nan'] : []), ...l.hrefs.map(localFile), join(dir, `${l.name}.bin`)]);
+        await run('gdalwarp', ['-q', '-overwrite', '-r', resampling === 'nearest' ? 'near' : 'bilinear', '-t_srs', 'EPSG:32631', '-te', String(extent.minX), String(extent.minY), String(extent.maxX), String(extent.maxY), '-ts', String(5 * CHIP), String(4 * CHIP), '-ot', 'Float32', '-of', 'ENVI', ...(Number.isNaN(l.fill) ? ['-dstnodata', 'nan'] : []), ...l.hrefs.map((h) => localFile(h)), join(dir, `${l.name}.bin`)]);
       }
       const gdalMs = performance.now() - started;
       console.log(`gdalwarp (13 runs, local files, single-threaded each): ${(gdalMs / 1000).toFixed(2)} s, ${(mpx / (gdalMs / 1000)).toFixed(1)} Mpx/s`);

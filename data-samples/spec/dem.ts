@@ -59,13 +59,12 @@ function plant(target: Grid, near: [number, number]): PlantedNan {
 export async function makeDem(ctx: GenContext, nanAt: { target: Grid; near: [number, number] }): Promise<DemResult> {
   const planted = plant(nanAt.target, nanAt.near);
   const items: Array<Record<string, unknown>> = [];
-  for (const tile of DEM_TILES) {
+  for (const [t, tile] of DEM_TILES.entries()) {
     const data = new Float32Array(tile.cols * tile.rows);
     for (let r = 0; r < tile.rows; r++) {
       const lat = tile.lat0 - r * PX;
-      for (let c = 0; c < tile.cols; c++) data[r * tile.cols + c] = terrain(tile.lon0 + c * PX, lat);
-      // Roughness: 1.5 m (1 sigma), unquantised, so the float32 mantissas are full as in GLO-30.
-      if (ctx.noise) for (let c = 0; c < tile.cols; c++) data[r * tile.cols + c] = (data[r * tile.cols + c] as number) + 1.5 * noiseAt(c + tile.cols * DEM_TILES.indexOf(tile), r, 300);
+      // With noise, roughness of 1.5 m (1 sigma), unquantised, so the float32 mantissas are full as in GLO-30.
+      for (let c = 0; c < tile.cols; c++) data[r * tile.cols + c] = terrain(tile.lon0 + c * PX, lat) + (ctx.noise ? 1.5 * noiseAt(c + tile.cols * t, r, 300) : 0);
     }
     if (planted.item === tile.id) data[planted.pixel[1] * tile.cols + planted.pixel[0]] = NaN;
     // GDAL's geotransform (pixel corner) = first centre - half a pixel; the file stores the centre (PixelIsPoint).

@@ -50,11 +50,11 @@ export async function serveBundled(): Promise<Served> {
   };
 }
 
-/** The file on disk behind a (loopback or Azure) blob href. */
-export function localFile(href: string): string {
+/** The file on disk behind a (loopback or Azure) blob href, in the universe at `root` (default the bundled one). */
+export function localFile(href: string, root: string = BUNDLED_DIR): string {
   const path = new URL(href).pathname.split('/').filter(Boolean);
   const start = new URL(href).hostname.endsWith('.blob.core.windows.net') ? [new URL(href).hostname.split('.')[0]!] : [];
-  return join(BUNDLED_DIR, 'blobs', ...start, ...path);
+  return join(root, 'blobs', ...start, ...path);
 }
 
 /** `gdalwarp` of `files` (in order: later on top) onto `grid`, as Float32 pixels. */

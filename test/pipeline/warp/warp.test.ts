@@ -46,7 +46,7 @@ test('mosaic: items by datetime ascending, the last valid pixel on top (partial 
     for (const stack of [[items[0]!], [items[1]!, items[0]!], items]) {
       const hrefs = stack.map((i) => i.assets.B02.href);
       const ours = await warpMosaic(ROW0, await Promise.all(hrefs.map((h) => s.open(h))), { fill: 0 });
-      assert.equal(firstDifference(ours, await gdalwarp(hrefs.map(localFile), ROW0, ['-r', 'near'])), undefined, stack.map((i) => i.id).join(' + '));
+      assert.equal(firstDifference(ours, await gdalwarp(hrefs.map((h) => localFile(h)), ROW0, ['-r', 'near'])), undefined, stack.map((i) => i.id).join(' + '));
     }
   } finally {
     await s.close();
@@ -121,8 +121,8 @@ test('reprojected nearest (S1 from UTM 32, DEM from EPSG:4326 across 6 E): every
       // The exact oracle on every pixel of the grid (both planted pixels, the zone and degree lines).
       const checked = checkReachable(ROW0, ours, sources);
       assert.equal(checked, ROW0.width * ROW0.height);
-      const gdal = compare(ours, await gdalwarp(hrefs.map(localFile), ROW0, ['-r', 'near', '-dstnodata', 'nan']));
-      const exact = compare(ours, await gdalwarp(hrefs.map(localFile), ROW0, ['-r', 'near', '-dstnodata', 'nan', '-et', '0']));
+      const gdal = compare(ours, await gdalwarp(hrefs.map((h) => localFile(h)), ROW0, ['-r', 'near', '-dstnodata', 'nan']));
+      const exact = compare(ours, await gdalwarp(hrefs.map((h) => localFile(h)), ROW0, ['-r', 'near', '-dstnodata', 'nan', '-et', '0']));
       t.diagnostic(`${name}: ${checked} pixels reachable; identical to gdalwarp ${(100 * gdal.identical).toFixed(3)} %, to gdalwarp -et 0 ${(100 * exact.identical).toFixed(3)} %`);
       assert.ok(gdal.identical > 0.9 && exact.identical > 0.999, `${name}: ${JSON.stringify({ gdal, exact })}`);
     }
@@ -166,7 +166,7 @@ test('bilinear: max abs difference to gdalwarp -r bilinear is bounded (S2 20 m w
     for (const c of cases) {
       const resampling: Resampling = 'bilinear';
       const ours = await warpMosaic(ROW0, await Promise.all(c.hrefs.map((h) => s.open(h))), { resampling, fill: c.fill });
-      const r = compare(ours, await gdalwarp(c.hrefs.map(localFile), ROW0, ['-r', 'bilinear', ...(Number.isNaN(c.fill) ? ['-dstnodata', 'nan'] : [])]));
+      const r = compare(ours, await gdalwarp(c.hrefs.map((h) => localFile(h)), ROW0, ['-r', 'bilinear', ...(Number.isNaN(c.fill) ? ['-dstnodata', 'nan'] : [])]));
       t.diagnostic(`${c.name}: max abs diff ${r.maxAbs}, identical ${(100 * r.identical).toFixed(3)} %, NaN disagreements ${r.nanMismatch}`);
       assert.ok(r.maxAbs <= c.bound, `${c.name}: ${r.maxAbs}`);
       assert.ok(r.nanMismatch <= ours.length * 1e-4, `${c.name}: ${r.nanMismatch} NaN disagreements`);
