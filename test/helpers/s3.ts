@@ -1,6 +1,7 @@
 /**
  * An S3-compatible server on loopback for tests: s3rver on 127.0.0.1 with an ephemeral port, its data in a
- * fresh temporary folder, one bucket created before the first request. The returned `env` is what a store
+ * fresh temporary folder, one bucket created before the first request, and conditional writes (PUT with
+ * `If-None-Match: *` or `If-Match`, DELETE with `If-Match`: s3rver ignores them) answered as S3 answers them. The returned `env` is what a store
  * (or a child process running the CLI) needs to talk to it: `openStore('s3://<bucket>/prefix', { env })`,
  * or `spawn(..., { env: { ...process.env, ...s3.env } })`. Nothing leaves the machine.
  */
@@ -20,6 +21,47 @@ import { join } from 'node:path';
 const SERVER = `
 const S3rver = require(process.argv[1]);
 const server = new S3rver(JSON.parse(process.argv[2]));
+// s3rver answers If-None-Match and If-Match only on GET. Conditional writes as S3 does them: a PUT with
+// If-None-Match: * is refused (412) when the key exists; a PUT or DELETE with If-Match: <etag> is refused
+// (412) when the object's ETag is another, 404 NoSuchKey when there is no object. Conditional requests of one
+// key run one at a time, so of racing writers exactly one passes its check.
+const chains = new Map();
+const fail = (ctx, status, code, message) => {
+  ctx.status = status;
+  ctx.type = 'application/xml';
+  ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>' + code + '</Code><Message>' + message + '</Message></Error>';
+};
+const bare = (etag) => etag.replace(/^W[/]/, "").replace(/^"|"$/g, "");
+server.middleware.unshift(async (ctx, next) => {
+  const ifNoneMatch = ctx.method === 'PUT' ? ctx.get('if-none-match') : '';
+  const ifMatch = ctx.method === 'PUT' || ctx.method === 'DELETE' ? ctx.get('if-match') : '';
+  if ((!ifNoneMatch && !ifMatch) || ctx.get('x-amz-copy-source') || ctx.querystring.includes('uploadId')) return next();
+  const [bucket, ...rest] = new URL(ctx.url, 'http://x').pathname.slice(1).split('/').map(decodeURIComponent);
+  const key = rest.join('/');
+  const id = bucket + '/' + key;
+  const before = chains.get(id) || Promise.resolve();
+  let release;
+  const mine = new Promise((r) => (release = r));
+  const tail = before.then(() => mine);
+  chains.set(id, tail);
+  await before;
+  try {
+    const exists = await server.store.existsObject(bucket, key);
+    if (ifNoneMatch) {
+      if (ifNoneMatch !== '*') return fail(ctx, 501, 'NotImplemented', 'If-None-Match other than * on PUT');
+      if (exists) return fail(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+    }
+    if (ifMatch) {
+      if (!exists) return fail(ctx, 404, 'NoSuchKey', 'The specified key does not exist.');
+      const etag = (await server.store.getMetadata(bucket, key)).etag;
+      if (ifMatch !== '*' && bare(ifMatch) !== bare(etag)) return fail(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+    }
+    await next();
+  } finally {
+    release();
+    if (chains.get(id) === tail) chains.delete(id);
+  }
+});
 const stop = () => process.exit(0);
 process.on('SIGTERM', stop);
 process.stdin.on('end', stop).resume();
