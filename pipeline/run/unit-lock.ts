@@ -8,7 +8,7 @@
  * The holder refreshes the lock (its modification time) every tenth of the stale bound, at most every
  * 60 s. A lock that another run finds is **stale**, and broken with a `Run:LockBroken` warning, when
  * - its holder ran on this host (and PID namespace) and that process is gone, or is this very pid
- *   under another run id (a restarted container is pid 1 again);
+ *   under a run id this process does not have (a restarted container is pid 1 again);
  * - it belongs to an earlier attempt of the same array-job task (same `AWS_BATCH_JOB_ID`, or same
  *   `CLAY_JOB_ID` and row): AWS Batch and Kubernetes Indexed Jobs start an attempt only after the
  *   previous one ended;
@@ -95,16 +95,30 @@ export function describeHolder(h: LockHolder | undefined): string {
   return h ? `${h.host} pid ${h.pid} (run ${h.runId.slice(0, 8)}${h.job ? `, job ${h.job}` : ''}) since ${h.started}` : 'an unreadable lock';
 }
 
+/** Run ids of the `UnitLocks` of this process: a lock naming this pid under another run id is a dead one's. */
+const RUNS_HERE = new Set<string>();
+
+/** How `staleReason` looks at processes: whether a pid on this host is gone, whether a run id is one of this process's. */
+export interface ProcessProbes {
+  gone: (pid: number) => boolean;
+  runsHere: (runId: string) => boolean;
+}
+
+const PROBES: ProcessProbes = { gone: processGone, runsHere: (id) => RUNS_HERE.has(id) };
+
 /** Why a lock found in the store may be broken, or undefined when it stands. */
-export function staleReason(holder: LockHolder | undefined, ageMs: number, me: LockIdentity, row: number, staleMs: number, gone: (pid: number) => boolean = processGone): string | undefined {
+export function staleReason(holder: LockHolder | undefined, ageMs: number, me: LockIdentity, row: number, staleMs: number, probes: ProcessProbes = PROBES): string | undefined {
   const age = `not refreshed for ${Math.round(ageMs / 1000)} s (stale after ${Math.round(staleMs / 1000)} s)`;
   if (!holder) return ageMs > staleMs ? `unreadable, ${age}` : undefined;
   if (holder.runId === me.runId) return undefined;
   if (holder.job !== undefined && holder.job === me.job && holder.row === row) return `an earlier attempt of this array-job task (${holder.job})`;
   const sameNamespace = holder.pidNamespace === undefined || me.pidNamespace === undefined || holder.pidNamespace === me.pidNamespace;
   if (holder.host === me.host && sameNamespace) {
-    if (holder.pid === me.pid) return `pid ${holder.pid} on this host is this process now`;
-    if (gone(holder.pid)) return `process ${holder.pid} on this host is gone`;
+    if (holder.pid === me.pid) {
+      if (!probes.runsHere(holder.runId)) return `pid ${holder.pid} on this host is this process now, not the run that took the lock`;
+    } else if (probes.gone(holder.pid)) {
+      return `process ${holder.pid} on this host is gone`;
+    }
   }
   return ageMs > staleMs ? age : undefined;
 }
@@ -153,8 +167,8 @@ export interface UnitLockSettings {
   refreshMs?: number;
   version?: string;
   logger?: Logger;
-  /** Whether a pid on this host is gone (tests); default `processGone`. */
-  gone?: (pid: number) => boolean;
+  /** How processes are looked at (tests); default: `processGone` and this process's run ids. */
+  probes?: ProcessProbes;
 }
 
 /** Which unit, for the events. */
@@ -203,8 +217,9 @@ export class UnitLocks {
       refreshMs: settings.refreshMs ?? clamp(staleMs / 10, 250, 60_000),
       version: settings.version ?? CHIP_VERSION,
       logger: settings.logger ?? silentLogger,
-      gone: settings.gone ?? processGone,
+      probes: settings.probes ?? PROBES,
     };
+    RUNS_HERE.add(this.identity.runId);
   }
 
   /** The store's conditional-write support, probed once; a server that ignores the conditions is warned about. */
@@ -256,7 +271,7 @@ export class UnitLocks {
       }
       const other = parseLockHolder(found.body);
       const ageMs = Date.now() - found.modified.getTime();
-      const reason = staleReason(other, ageMs, this.identity, unit.index, staleMs, this.#s.gone);
+      const reason = staleReason(other, ageMs, this.identity, unit.index, staleMs, this.#s.probes);
       if (reason !== undefined) {
         const taken = await store.replaceIf(key, found.version, body, call);
         if (taken !== undefined) {

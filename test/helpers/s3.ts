@@ -32,7 +32,7 @@ const fail = (ctx, status, code, message) => {
   ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>' + code + '</Code><Message>' + message + '</Message></Error>';
 };
 const bare = (etag) => etag.replace(/^W[/]/, "").replace(/^"|"$/g, "");
-server.middleware.unshift(async (ctx, next) => {
+if (process.argv[3] !== 'plain') server.middleware.unshift(async (ctx, next) => {
   const ifNoneMatch = ctx.method === 'PUT' ? ctx.get('if-none-match') : '';
   const ifMatch = ctx.method === 'PUT' || ctx.method === 'DELETE' ? ctx.get('if-match') : '';
   if ((!ifNoneMatch && !ifMatch) || ctx.get('x-amz-copy-source') || ctx.querystring.includes('uploadId')) return next();
@@ -86,6 +86,11 @@ export interface S3Server {
 export interface StartS3Options {
   /** Bucket name; default `clay-test`. */
   bucket?: string;
+  /**
+   * `false`: plain s3rver, which ignores the conditions of conditional writes (answers 200 where S3 answers
+   * 412), as some older S3-compatible servers do. Default true.
+   */
+  conditionalWrites?: boolean;
 }
 
 /** Starts s3rver on 127.0.0.1 with an ephemeral port, silent, with one empty bucket. */
@@ -93,7 +98,7 @@ export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
   const bucket = options.bucket ?? 'clay-test';
   const dir = await mkdtemp(join(tmpdir(), 'clay-s3rver-'));
   const serverOptions = { address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }] };
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', SERVER, createRequire(import.meta.url).resolve('s3rver'), JSON.stringify(serverOptions)], {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', SERVER, createRequire(import.meta.url).resolve('s3rver'), JSON.stringify(serverOptions), options.conditionalWrites === false ? 'plain' : 'conditional'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let port: number;
