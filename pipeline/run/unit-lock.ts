@@ -140,12 +140,13 @@ export interface ConditionalSupport {
  */
 export async function probeConditionalWrites(store: ObjectStore, key: string, signal?: AbortSignal): Promise<ConditionalSupport> {
   const call = signal ? { signal } : {};
-  const a = new TextEncoder().encode(`probe ${randomBytes(8).toString('hex')}`);
+  const json = (attempt: string): Uint8Array => new TextEncoder().encode(`${JSON.stringify({ probe: attempt, token: randomBytes(8).toString('hex') })}\n`);
+  const a = json('create');
   const v1 = await store.create(key, a, call);
   if (v1 === undefined) throw new ClayError('IO', `the lock probe ${store.url(key)} already exists`, { input: store.url(key) });
   try {
-    const create = (await store.create(key, new TextEncoder().encode('second'), call)) === undefined;
-    const replace = (await store.replaceIf(key, `"${'0'.repeat(32)}"`, new TextEncoder().encode('third'), call)) === undefined;
+    const create = (await store.create(key, json('create again'), call)) === undefined;
+    const replace = (await store.replaceIf(key, `"${'0'.repeat(32)}"`, json('replace a stale version'), call)) === undefined;
     const remove = !(await store.removeIf(key, `"${'0'.repeat(32)}"`, call)) && (await store.exists(key, call));
     return { create, replace, remove };
   } finally {
