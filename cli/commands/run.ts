@@ -249,7 +249,7 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--previews', 'an RGB PNG quicklook beside each kept chip (B04 B03 B02, reflectance 0..3000)')
     .option('--stac', 'a STAC item beside each kept chip and collection.json at the root (the chips of this run)')
     .option('--allow-no-data', 'exit 0 when no row had matching data (array jobs: such a row is a result, not a failure to retry)')
-    .option('--wait-locked [seconds]', `wait for a unit another run holds (looking every 2 s) up to this long (default ${DEFAULT_LOCK_WAIT_S}), then make it unless it is complete; without it such a unit is skipped (Run:Locked)`, (v) => parseNumber(v, '--wait-locked', 0, 7 * 86_400))
+    .option('--wait-locked [seconds]', `wait for a unit another run holds (looking every 2 s, or every quarter of a shorter --lock-stale) up to this long (default ${DEFAULT_LOCK_WAIT_S}), then make it unless it is complete; without it such a unit is skipped (Run:Locked)`, (v) => parseNumber(v, '--wait-locked', 0, 7 * 86_400))
     .option('--lock-stale <seconds>', `a unit lock not refreshed for this long is stale and broken (holders refresh theirs every tenth of it, at most every 60 s; a holder that was a process on this host and is gone is broken at once) (default ${DEFAULT_LOCK_STALE_S})`, (v) => parseNumber(v, '--lock-stale', 1, 7 * 86_400))
     .action(async (opts: RunCommandOptions) => {
       const ctx = createContext(globals());

@@ -1,8 +1,9 @@
 /**
  * The main job (`clay run`): for one sample row, plan the dates, then make each (mgrs, date) unit's
- * chips. A unit whose manifest exists is complete and skipped (unless `force`); any other unit is redone
- * from scratch (its folder is cleared first), so a job killed at any moment can simply be run again. The
- * row's outcome is recorded under `{version}/status/` for `clay status`.
+ * chips. A unit whose manifest exists is complete and skipped (unless `force`); any other unit is locked
+ * (unit-lock.ts: one writer per unit), then redone from scratch (its folder is cleared first), so a job
+ * killed at any moment can simply be run again. A unit another run holds is skipped or waited for. The
+ * row's outcome is recorded under `{version}/status/` for `clay status` once all its units are complete.
  */
 import pLimit from 'p-limit';
 import { httpCounts, snapshotStats, type HttpClient, type HttpCounts } from '../../core/http.ts';
