@@ -212,7 +212,7 @@ async function runRow(row: SampleRow, options: RunOptions, state: RunState): Pro
         outcomes.push(outcomeOf(now, 'skipped', key));
         continue;
       }
-      outcomes.push(await makeUnit(row, planned.mgrs, date, key, options, state, signal ? AbortSignal.any([signal, lock.lost]) : lock.lost));
+      outcomes.push(await makeUnit(row, planned.mgrs, date, key, options, state, signal ? AbortSignal.any([signal, lock.lost]) : lock.lost, () => lock.confirm()));
     } catch (err) {
       if (lock.lost.aborted && !signal?.aborted) throw lock.lost.reason;
       throw err;
@@ -246,7 +246,7 @@ async function readManifest(store: ObjectStore, key: string, unit: { mgrs: strin
 }
 
 /** Clears what an earlier attempt left of the unit and makes it; the caller holds its lock. */
-async function makeUnit(row: SampleRow, mgrs: string, date: ScenePlan['dates'][number], key: string, options: RunOptions, state: RunState, signal: AbortSignal): Promise<UnitOutcome> {
+async function makeUnit(row: SampleRow, mgrs: string, date: ScenePlan['dates'][number], key: string, options: RunOptions, state: RunState, signal: AbortSignal, beforeManifest: () => Promise<void>): Promise<UnitOutcome> {
   const logger = options.logger ?? silentLogger;
   const mode = options.mode ?? 'default';
   const version = options.version ?? CHIP_VERSION;
@@ -267,6 +267,7 @@ async function makeUnit(row: SampleRow, mgrs: string, date: ScenePlan['dates'][n
     ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
     ...(options.extras ? { extras: options.extras } : {}),
     ...(options.onChip ? { onChip: (r: ChipRecord) => options.onChip?.({ mgrs, date: date.date }, r) } : {}),
+    beforeManifest,
     logger,
     signal,
   });

@@ -187,6 +187,12 @@ export interface HeldLock {
   broke?: { holder: LockHolder | undefined; reason: string };
   /** Fires (reason: `ClayError('LOCK_LOST')`) when a refresh finds the lock taken over. */
   lost: AbortSignal;
+  /**
+   * Refreshes the lock now and rejects with `ClayError('LOCK_LOST')` (and fires `lost`) when it is no
+   * longer this run's: called before a unit's manifest is written, so a run that was paused past the stale
+   * bound (and whose lock was broken meanwhile) never commits a unit another run is making.
+   */
+  confirm(): Promise<void>;
   /** Stops refreshing and removes the lock if it is still this run's; never throws (a failure is logged). */
   release(): Promise<void>;
 }
@@ -298,10 +304,10 @@ export class UnitLocks {
     let stopped = false;
     let inFlight: Promise<void> = Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
-    const refresh = async (): Promise<void> => {
+    const refresh = async (strict = false): Promise<void> => {
       try {
         const next = await store.replaceIf(key, current, body);
-        if (stopped) return;
+        if (stopped && !strict) return;
         if (next === undefined) {
           stopped = true;
           const now = await store.getVersioned(key).catch(() => undefined);
@@ -313,6 +319,7 @@ export class UnitLocks {
         current = next;
       } catch (err) {
         // A store hiccup is not a loss: the next refresh tries again, well within the stale bound.
+        if (strict) throw err;
         logger.warn('Run:Lock:RefreshFailed', { ...fields, error: errorMessage(err) });
       }
     };
@@ -329,6 +336,14 @@ export class UnitLocks {
       url,
       ...(broke ? { broke } : {}),
       lost: lost.signal,
+      confirm: async () => {
+        if (!lost.signal.aborted) {
+          // After the refresh in flight, if any, so two refreshes never race on one version.
+          await inFlight;
+          await refresh(true);
+        }
+        if (lost.signal.aborted) throw lost.signal.reason;
+      },
       release: async () => {
         if (stopped && lost.signal.aborted) return;
         stopped = true;

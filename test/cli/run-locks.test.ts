@@ -235,3 +235,43 @@ test('SIGTERM mid-unit: Run:Interrupted, exit 143, the lock given back; a rerun 
   assert.deepEqual(summaryOf(rerun).units, { done: 1, skipped: 0, locked: 0 });
   await assertLikeCleanRun(store);
 });
+
+test('a holder paused past --lock-stale: its lock is broken as not refreshed; resumed, it stops with LOCK_LOST before committing the unit', async () => {
+  const out = join(dir, `out${n++}`);
+  const first = startRun(args(out, '--lock-stale', '2'));
+  await first.waitFor(unitStarted, 'Run:Unit:Start');
+  first.child.kill('SIGSTOP');
+  // Same host, a live (stopped) process: only the age of its lock can free the unit.
+  const second = startRun(args(out, '--lock-stale', '2', '--wait-locked', '120'));
+  try {
+    const broken = await second.waitFor((e) => e.event === 'Run:LockBroken', 'Run:LockBroken');
+    assert.match(String(broken.reason), /^not refreshed for \d+ s \(stale after 2 s\)$/);
+    assert.match(String(broken.holder), new RegExp(`pid ${first.pid} `));
+    await second.waitFor(unitStarted, 'Run:Unit:Start');
+    second.child.kill('SIGSTOP');
+    first.child.kill('SIGCONT');
+    const a = await first.done;
+    assert.equal(a.code, 1, a.stderr);
+    assert.match(a.stderr, /error LOCK_LOST: the lock .* was taken over by .* pid \d+ /);
+    assert.equal(eventsNamed(a.events, 'Run:Unit:Done').length, 0, 'the unit was not committed');
+  } finally {
+    second.child.kill('SIGCONT');
+    first.child.kill('SIGCONT');
+  }
+  const b = await second.done;
+  assert.equal(b.code, 0, b.stderr);
+  assert.deepEqual(summaryOf(b).units, { done: 1, skipped: 0, locked: 0 });
+  await assertLikeCleanRun(await openStore(out));
+});
+
+test('bad lock flags: BAD_ARGUMENT naming the flag, exit 2, nothing written', async () => {
+  const out = join(dir, `out${n++}`);
+  for (const bad of [['--lock-stale', '0'], ['--lock-stale', 'soon'], ['--wait-locked', '-1'], ['--wait-locked', 'x']]) {
+    const r = await runCli(args(out, ...bad));
+    assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`error BAD_ARGUMENT: ${bad[0]} must be a number`));
+  }
+  const left: string[] = [];
+  for await (const e of (await openStore(out)).list('')) left.push(e.key);
+  assert.deepEqual(left, []);
+});
