@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'CHECKPOINT_INVALID' // a checkpoint that is incomplete, unreadable or does not match the run
   | 'BAD_OUTPUT' // the output location cannot be written at all (read-only, not a folder, full): checked before any work
   | 'IO' // a local or object-store write/read failed
+  | 'LOCK_LOST' // a unit's lock was taken over by another run (it judged this one stale) while this run made the unit
   | 'ENGINE_UNAVAILABLE' // a training engine cannot start here (no Python with torch, no engine package)
   | 'ENGINE_FAILED' // the training engine's process died or failed inside
   | 'INTERNAL';

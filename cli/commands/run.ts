@@ -1,8 +1,9 @@
 /**
  * `clay run`: the main job. For each sample row (`--index`, the array-job index, or `--indices`), plan the
  * dates and make the chips of every (mgrs, date) unit not yet complete, into a local folder or an
- * `s3://` prefix. Reruns skip complete units and say so; `--force` redoes them. A progress bar on a TTY,
- * JSON lines otherwise; one summary line at the end.
+ * `s3://` prefix. Reruns skip complete units and say so; `--force` redoes them. One writer per unit: a
+ * unit another run holds is skipped (`Run:Locked`) or waited for (`--wait-locked`); SIGINT/SIGTERM stop
+ * the run and give its locks back. A progress bar on a TTY, JSON lines otherwise; one summary line at the end.
  */
 import type { Command } from 'commander';
 import { ClayError } from '../../core/errors.ts';
@@ -13,6 +14,7 @@ import { checkOutput } from '../../core/store/output-check.ts';
 import type { ChipEncoding } from '../../pipeline/chip/chip-file.ts';
 import type { RejectReason } from '../../pipeline/chip/quality.ts';
 import { newRunState, runIndex, runIndexKey, writeRunIndex, type IndexResult, type RunOptions } from '../../pipeline/run/run-index.ts';
+import { DEFAULT_LOCK_STALE_S, DEFAULT_LOCK_WAIT_S, describeHolder, UnitLocks } from '../../pipeline/run/unit-lock.ts';
 import { readSampleFile } from '../../pipeline/sample-file.ts';
 import { BAND_INDEX } from '../../pipeline/chip/bands.ts';
 import { sha256 } from '../../pipeline/chip/chip-unit.ts';
@@ -22,7 +24,7 @@ import { previewPng } from '../../pipeline/write/preview.ts';
 import type { Grid } from '../../core/grid.ts';
 import type { Resampling } from '../../pipeline/warp/warp.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
-import { parseInteger } from '../parse.ts';
+import { parseInteger, parseNumber } from '../parse.ts';
 import { defaultIndex, parseCompat, parseRows } from './plan.ts';
 
 /** Options of `clay run`. */
@@ -46,6 +48,16 @@ export interface RunCommandOptions {
   previews?: boolean;
   stac?: boolean;
   allowNoData?: boolean;
+  /** `--wait-locked [seconds]`: seconds, or `true` for the default bound. */
+  waitLocked?: number | true;
+  /** `--lock-stale <seconds>`. */
+  lockStale?: number;
+}
+
+/** What the process around `runRun` gives it. */
+export interface RunRuntime {
+  /** Aborts the run (SIGINT/SIGTERM): the unit in progress is abandoned, its lock released. */
+  signal?: AbortSignal;
 }
 
 /** The run's summary (printed as JSON off a TTY). */
@@ -54,8 +66,12 @@ export interface RunSummary {
   out: string;
   /** The run's merged chip index (every candidate chip of the rows run), when there were units. */
   index?: string;
-  rows: { index: number; mgrs: string; status: IndexResult['status']; units: { date: string; status: string; kept: number; candidates: number }[]; retries: number }[];
-  units: { done: number; skipped: number };
+  /** This run's id, as its unit locks name it. */
+  runId: string;
+  /** Per row; a unit another run held is `locked`, with its `holder`. */
+  rows: { index: number; mgrs: string; status: IndexResult['status']; units: { date: string; status: 'done' | 'skipped' | 'locked'; kept: number; candidates: number; holder?: string }[]; retries: number }[];
+  /** `locked`: units another run held to the end of this one (not made here, not complete yet). */
+  units: { done: number; skipped: number; locked: number };
   chips: { kept: number; rejected: number; byReason: Record<RejectReason, number> };
   bytesRead: number;
   bytesWritten: number;
@@ -84,11 +100,12 @@ export function formatRunSummary(s: RunSummary): string {
   const reasons = Object.entries(s.chips.byReason).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
   const causes = Object.entries(s.http.retriesByCause).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(', ');
   const retries = s.http.retries > 0 ? ` · ${s.http.retries} HTTP retries (${causes})` : '';
-  return `${s.rows.length} row(s) → ${s.out}: units ${s.units.done} done, ${s.units.skipped} skipped · chips ${s.chips.kept} kept, ${s.chips.rejected} rejected${reasons ? ` (${reasons})` : ''} · read ${(s.bytesRead / 1e6).toFixed(1)} MB${retries} · wrote ${(s.bytesWritten / 1e6).toFixed(1)} MB · ${(s.ms / 1000).toFixed(1)} s (CPU ${s.cpuSeconds.toFixed(1)} s) · peak RSS ${s.peakRssMb} MB`;
+  const locked = s.units.locked > 0 ? `, ${s.units.locked} locked by another run` : '';
+  return `${s.rows.length} row(s) → ${s.out}: units ${s.units.done} done, ${s.units.skipped} skipped${locked} · chips ${s.chips.kept} kept, ${s.chips.rejected} rejected${reasons ? ` (${reasons})` : ''} · read ${(s.bytesRead / 1e6).toFixed(1)} MB${retries} · wrote ${(s.bytesWritten / 1e6).toFixed(1)} MB · ${(s.ms / 1000).toFixed(1)} s (CPU ${s.cpuSeconds.toFixed(1)} s) · peak RSS ${s.peakRssMb} MB`;
 }
 
 /** Runs `clay run` with an existing context; resolves with the summary. */
-export async function runRun(ctx: Context, options: RunCommandOptions): Promise<RunSummary> {
+export async function runRun(ctx: Context, options: RunCommandOptions, runtime: RunRuntime = {}): Promise<RunSummary> {
   const started = Date.now();
   const mode = parseCompat(options.compat);
   const predictor = oneOf(options.predictor, ['none', 'float'] as const, '--predictor');
@@ -118,6 +135,9 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     ...(options.cacheMb !== undefined ? { cacheBytes: options.cacheMb * 1024 * 1024 } : {}),
     ...(options.sourceCacheMb !== undefined ? { sourceCacheBytes: options.sourceCacheMb * 1024 * 1024 } : {}),
   });
+  const waitS = options.waitLocked === true ? DEFAULT_LOCK_WAIT_S : options.waitLocked ?? 0;
+  const locks = new UnitLocks({ store, logger: ctx.logger, staleMs: (options.lockStale ?? DEFAULT_LOCK_STALE_S) * 1000, waitMs: waitS * 1000 });
+  const { signal } = runtime;
   let progress: Progress | undefined;
   const base: Omit<RunOptions, 'onPlan'> = {
     stac: ctx.stac, http: ctx.http, signer: ctx.signer, store, mode, encoding,
@@ -126,7 +146,9 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     harmonize: options.harmonize === true,
     force: options.force === true,
     ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
+    locks,
     logger: ctx.logger,
+    ...(signal ? { signal } : {}),
     onChip: (unit, r) => progress?.tick(1, { unit: `${unit.mgrs} ${unit.date}`, chip: r.chip }),
     ...(options.previews ? { extras: async ({ key, planes, grid, offset }: { key: string; planes: Float32Array; grid: Grid; offset: number }) => {
       const png = await previewPng(planes, grid, [BAND_INDEX.B04!, BAND_INDEX.B03!, BAND_INDEX.B02!], offset);
@@ -149,7 +171,10 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     if (result.status === 'no-data') ctx.logger.warn('Run:NoData', { index: i, mgrs: result.mgrs, message: result.message });
     results.push(result);
   }
-  const merged = await writeRunIndex(store, results, runIndexKey(indices));
+  // A merged index without the units other runs still hold would be wrong, and could replace a whole one.
+  const lockedUnits = results.reduce((n, r) => n + r.locked.length, 0);
+  const merged = lockedUnits === 0 ? await writeRunIndex(store, results, runIndexKey(indices), signal ? { signal } : {}) : undefined;
+  if (lockedUnits > 0) ctx.logger.warn('Run:Index:Skipped', { index: store.url(runIndexKey(indices)), locked: lockedUnits, message: 'not written: units of this run are held by another run' });
   if (options.stac && merged) {
     // Items beside the kept chips, and `collection.json` at the root listing this run's chips.
     const rowsOfRun = readChipIndex((await store.get(merged.key))!, store.url(merged.key));
@@ -174,8 +199,16 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
     event: 'Run:Done',
     out: store.root,
     ...(merged ? { index: store.url(merged.key) } : {}),
-    rows: results.map((r) => ({ index: r.index, mgrs: r.mgrs, status: r.status, units: r.units.map((u) => ({ date: u.date, status: u.status, kept: u.kept, candidates: u.candidates })), retries: r.http.retries })),
-    units: { done, skipped },
+    runId: locks.identity.runId,
+    rows: results.map((r) => ({
+      index: r.index, mgrs: r.mgrs, status: r.status,
+      units: [
+        ...r.units.map((u) => ({ date: u.date, status: u.status, kept: u.kept, candidates: u.candidates })),
+        ...r.locked.map((l) => ({ date: l.date, status: 'locked' as const, kept: 0, candidates: 0, holder: describeHolder(l.holder) })),
+      ].sort((a, b) => a.date.localeCompare(b.date)),
+      retries: r.http.retries,
+    })),
+    units: { done, skipped, locked: lockedUnits },
     chips: { kept, rejected, byReason },
     bytesRead: state.stats.bytesRead,
     bytesWritten: written,
@@ -193,7 +226,14 @@ export async function runRun(ctx: Context, options: RunCommandOptions): Promise<
   return summary;
 }
 
-/** Registers `clay run`; `setExit` receives 3 when no row had matching data (unless `--allow-no-data`). */
+/** Exit codes of a run stopped by a signal (128 + the signal's number, as shells report it). */
+const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Registers `clay run`; `setExit` receives 3 when no row had matching data (unless `--allow-no-data`), and
+ * 130/143 when SIGINT/SIGTERM stopped it (the unit in progress abandoned, its lock given back; a second
+ * signal, or 15 s, exits at once).
+ */
 export function registerRun(program: Command, globals: () => GlobalOptions, setExit: (code: number) => void): void {
   program
     .command('run')
@@ -217,8 +257,30 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--previews', 'an RGB PNG quicklook beside each kept chip (B04 B03 B02, reflectance 0..3000)')
     .option('--stac', 'a STAC item beside each kept chip and collection.json at the root (the chips of this run)')
     .option('--allow-no-data', 'exit 0 when no row had matching data (array jobs: such a row is a result, not a failure to retry)')
+    .option('--wait-locked [seconds]', `wait for a unit another run holds (looking every 2 s, or every quarter of a shorter --lock-stale) up to this long (default ${DEFAULT_LOCK_WAIT_S}), then make it unless it is complete; without it such a unit is skipped (Run:Locked)`, (v) => parseNumber(v, '--wait-locked', 0, 7 * 86_400))
+    .option('--lock-stale <seconds>', `a unit lock not refreshed for this long is stale and broken (holders refresh theirs every tenth of it, at most every 60 s; a holder that was a process on this host and is gone is broken at once) (default ${DEFAULT_LOCK_STALE_S})`, (v) => parseNumber(v, '--lock-stale', 1, 7 * 86_400))
     .action(async (opts: RunCommandOptions) => {
-      const summary = await runRun(createContext(globals()), opts);
-      if (summary.rows.every((r) => r.status === 'no-data') && opts.allowNoData !== true) setExit(3);
+      const ctx = createContext(globals());
+      const controller = new AbortController();
+      let caught: keyof typeof SIGNAL_EXIT | undefined;
+      const onSignal = (sig: keyof typeof SIGNAL_EXIT): void => {
+        if (caught) process.exit(SIGNAL_EXIT[sig]);
+        caught = sig;
+        ctx.logger.warn('Run:Interrupted', { signal: sig, message: 'stopping: the unit in progress is abandoned (a rerun redoes it) and its lock given back' });
+        controller.abort(new ClayError('HTTP_ABORTED', `interrupted by ${sig}`));
+        setTimeout(() => process.exit(SIGNAL_EXIT[sig]), 15_000).unref();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const summary = await runRun(ctx, opts, { signal: controller.signal });
+        if (summary.rows.every((r) => r.status === 'no-data') && opts.allowNoData !== true) setExit(3);
+      } catch (err) {
+        if (!caught) throw err;
+        setExit(SIGNAL_EXIT[caught]);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     });
 }

@@ -4,15 +4,19 @@
  * finished and listings skip the leftovers of a writer that died.
  */
 import type { Dirent } from 'node:fs';
-import { readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { isPartialName, writeFileAtomic } from '../atomic-file.ts';
+import { createHash } from 'node:crypto';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { isPartialName, partialPath, writeFileAtomic } from '../atomic-file.ts';
 import { ClayError, errorMessage } from '../errors.ts';
 import { checkKey, checkPrefix, compareKeys } from './keys.ts';
-import type { ObjectStore, StoreCallOptions, StoreEntry } from './store.ts';
+import type { ObjectStore, StoreCallOptions, StoreEntry, VersionedObject } from './store.ts';
 
 /** Node's system error codes that mean "no such object" when reading. */
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
+
+/** What `link(2)` answers on a filesystem without hard links. */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /** An `ObjectStore` over a local folder; the folder is created by the first `put`. */
 export class LocalStore implements ObjectStore {
@@ -34,6 +38,94 @@ export class LocalStore implements ObjectStore {
   async put(key: string, body: Uint8Array | readonly Uint8Array[], options: StoreCallOptions & { contentType?: string } = {}): Promise<number> {
     // contentType has no meaning in a folder; the file name's extension says it.
     return writeFileAtomic(this.url(key), body, { durable: true, ...(options.signal ? { signal: options.signal } : {}) });
+  }
+
+  /**
+   * A flushed temporary file hard-linked onto the key: `link(2)` fails with EEXIST when the name exists,
+   * so the key holds the whole body or nothing. On a filesystem without hard links (FAT, some network
+   * mounts) the file is created with O_EXCL and written in place instead: still exclusive, but a reader
+   * may then see it before its bytes are all there.
+   */
+  async create(key: string, body: Uint8Array, options: StoreCallOptions = {}): Promise<string | undefined> {
+    const path = this.url(key);
+    checkAbort(path, options.signal);
+    const tmp = partialPath(path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      const ino = await writeFlushed(tmp, body, 'wx');
+      try {
+        await link(tmp, path);
+        return localVersion(ino, body);
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') return undefined;
+        if (!NO_HARD_LINKS.has(errnoCode(err))) throw err;
+      }
+      try {
+        return localVersion(await writeFlushed(path, body, 'wx'), body);
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') return undefined;
+        throw err;
+      }
+    } catch (err) {
+      throw failure('write', path, err, options.signal);
+    } finally {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  async getVersioned(key: string, options: StoreCallOptions = {}): Promise<VersionedObject | undefined> {
+    const path = this.url(key);
+    checkAbort(path, options.signal);
+    try {
+      return await readVersioned(path);
+    } catch (err) {
+      throw failure('read', path, err, options.signal);
+    }
+  }
+
+  /**
+   * Unchanged bytes: the file is touched through the descriptor its version was read from. Otherwise the
+   * file is renamed aside (atomic: of two callers one gets it), checked to be `version`, and the new body
+   * hard-linked onto the key. A file renamed aside that turns out to be another version (it changed in
+   * the microseconds since the check) is linked back; only if a third caller created the key in that
+   * instant can it not be, and that object is lost. S3's If-Match has no such window.
+   */
+  async replaceIf(key: string, version: string, body: Uint8Array, options: StoreCallOptions = {}): Promise<string | undefined> {
+    const path = this.url(key);
+    checkAbort(path, options.signal);
+    try {
+      const current = await readVersioned(path, { version, body });
+      if (current?.version !== version) return undefined;
+      if (current.touched) return version;
+      return await withAside(path, version, async () => {
+        const tmp = partialPath(path);
+        try {
+          const ino = await writeFlushed(tmp, body, 'wx');
+          await link(tmp, path);
+          return localVersion(ino, body);
+        } catch (err) {
+          // Created by someone else while the key was free: theirs now, and this call wrote nothing.
+          if (errnoCode(err) === 'EEXIST') return undefined;
+          throw err;
+        } finally {
+          await rm(tmp, { force: true }).catch(() => undefined);
+        }
+      });
+    } catch (err) {
+      throw failure('write', path, err, options.signal);
+    }
+  }
+
+  /** Renames the file aside, checks it is `version` (else links it back, as `replaceIf` does), and removes it. */
+  async removeIf(key: string, version: string, options: StoreCallOptions = {}): Promise<boolean> {
+    const path = this.url(key);
+    checkAbort(path, options.signal);
+    try {
+      if ((await readVersioned(path))?.version !== version) return false;
+      return (await withAside(path, version, async () => true)) ?? false;
+    } catch (err) {
+      throw failure('remove', path, err, options.signal);
+    }
   }
 
   async get(key: string, options: StoreCallOptions = {}): Promise<Uint8Array | undefined> {
@@ -125,6 +217,83 @@ async function* walk(dir: string, keyPrefix: string, signal: AbortSignal | undef
       throw failure('list', path, err);
     }
     yield { key, size };
+  }
+}
+
+/** The local version of a file: its inode and a digest of its bytes. */
+function localVersion(ino: bigint, bytes: Uint8Array): string {
+  return `${ino}-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}`;
+}
+
+/** Writes `body` to a new file at `path` (`flag` 'wx': it must not exist), flushed; resolves with its inode. */
+async function writeFlushed(path: string, body: Uint8Array, flag: 'wx'): Promise<bigint> {
+  const file = await open(path, flag);
+  try {
+    await file.writeFile(body);
+    await file.datasync();
+    return (await file.stat({ bigint: true })).ino;
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The file at `path` read through one descriptor (so bytes, inode and mtime are of one file), undefined
+ * when there is none. With `touchIf`, a file at that version holding exactly those bytes is touched
+ * (mtime now) through the same descriptor, and `touched` says so.
+ */
+async function readVersioned(path: string, touchIf?: { version: string; body: Uint8Array }): Promise<(VersionedObject & { touched: boolean }) | undefined> {
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch (err) {
+    if (MISSING.has(errnoCode(err))) return undefined;
+    throw err;
+  }
+  try {
+    const st = await file.stat({ bigint: true });
+    if (!st.isFile()) return undefined;
+    const buf = await file.readFile();
+    const body = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    const version = localVersion(st.ino, body);
+    let modified = new Date(Number(st.mtimeMs));
+    const touched = touchIf !== undefined && touchIf.version === version && Buffer.compare(buf, touchIf.body) === 0;
+    if (touched) {
+      modified = new Date();
+      await file.utimes(modified, modified);
+    }
+    return { body, version, modified, touched };
+  } catch (err) {
+    if (MISSING.has(errnoCode(err))) return undefined;
+    throw err;
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Renames the file at `path` aside and runs `then` if the file taken is `version`; a file that is not is
+ * linked back. The aside name is a temporary one (never listed) and is removed in every case. Resolves
+ * with `then`'s answer, or undefined when the key was gone or was another version.
+ */
+async function withAside<T>(path: string, version: string, then: () => Promise<T | undefined>): Promise<T | undefined> {
+  const aside = partialPath(path);
+  try {
+    await rename(path, aside);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    if ((await readVersioned(aside))?.version !== version) {
+      await link(aside, path).catch((err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      });
+      return undefined;
+    }
+    return await then();
+  } finally {
+    await rm(aside, { force: true }).catch(() => undefined);
   }
 }
 

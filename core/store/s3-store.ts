@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ClayError, errorMessage } from '../errors.ts';
 import { checkKey, checkPrefix, isValidKey } from './keys.ts';
-import type { ObjectStore, StoreCallOptions, StoreEntry } from './store.ts';
+import type { ObjectStore, StoreCallOptions, StoreEntry, VersionedObject } from './store.ts';
 
 /** The S3 client settings read from the environment. */
 export interface S3Settings {
@@ -98,6 +98,93 @@ export class S3Store implements ObjectStore {
       ...(options.contentType ? { ContentType: options.contentType } : {}),
     }), sendOptions(options.signal)));
     return bytes.byteLength;
+  }
+
+  /**
+   * PutObject with `If-None-Match: *`. 412: the key exists; 409: another conditional write of it is in
+   * flight (S3's ConditionalRequestConflict). A 412 after the SDK retried may answer this call's own first
+   * attempt, whose reply was lost: the object is then read, and holding exactly `body` it is this call's.
+   */
+  async create(key: string, body: Uint8Array, options: StoreCallOptions = {}): Promise<string | undefined> {
+    const url = this.url(key);
+    const retried = await this.#send('put', url, options.signal, async () => {
+      try {
+        const res = await this.#client.send(new PutObjectCommand({
+          Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentLength: body.byteLength, IfNoneMatch: '*',
+        }), sendOptions(options.signal));
+        return { version: etagOf(res.ETag, url) };
+      } catch (err) {
+        const status = httpStatus(err);
+        if (status === 412 || status === 409) return { retried: attempts(err) > 1 };
+        throw err;
+      }
+    });
+    if ('version' in retried) return retried.version;
+    return retried.retried ? this.#ownVersion(key, body, options) : undefined;
+  }
+
+  /** GetObject: the bytes, the ETag and LastModified. */
+  async getVersioned(key: string, options: StoreCallOptions = {}): Promise<VersionedObject | undefined> {
+    const url = this.url(key);
+    return this.#send('get', url, options.signal, async () => {
+      try {
+        const res = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), sendOptions(options.signal));
+        if (!res.Body) throw new Error('response without a body');
+        const body = await res.Body.transformToByteArray();
+        return { body, version: etagOf(res.ETag, url), modified: res.LastModified ?? new Date(0) };
+      } catch (err) {
+        if (errorName(err) === 'NoSuchKey') return undefined;
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * PutObject with `If-Match: version` (AWS S3 since 2024-11). 412: another version; 404: gone; 409:
+   * another conditional write in flight. As with `create`, a refusal after a retry is checked against the
+   * bytes now there.
+   */
+  async replaceIf(key: string, version: string, body: Uint8Array, options: StoreCallOptions = {}): Promise<string | undefined> {
+    const url = this.url(key);
+    const out = await this.#send('put', url, options.signal, async () => {
+      try {
+        const res = await this.#client.send(new PutObjectCommand({
+          Bucket: this.bucket, Key: this.prefix + key, Body: body, ContentLength: body.byteLength, IfMatch: version,
+        }), sendOptions(options.signal));
+        return { version: etagOf(res.ETag, url) };
+      } catch (err) {
+        const status = httpStatus(err);
+        if (status === 412 || status === 409 || status === 404) return { retried: attempts(err) > 1 };
+        throw err;
+      }
+    });
+    if ('version' in out) return out.version;
+    return out.retried ? this.#ownVersion(key, body, options) : undefined;
+  }
+
+  /**
+   * DeleteObject with `If-Match: version` (AWS S3 since 2025-09). 412: another version; 404: gone (after a
+   * retry, most likely by this call's own first attempt).
+   */
+  async removeIf(key: string, version: string, options: StoreCallOptions = {}): Promise<boolean> {
+    const url = this.url(key);
+    return this.#send('remove', url, options.signal, async () => {
+      try {
+        await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, IfMatch: version }), sendOptions(options.signal));
+        return true;
+      } catch (err) {
+        const status = httpStatus(err);
+        if (status === 404) return attempts(err) > 1;
+        if (status === 412 || status === 409) return false;
+        throw err;
+      }
+    });
+  }
+
+  /** The version of the object at `key` if it holds exactly `body`. */
+  async #ownVersion(key: string, body: Uint8Array, options: StoreCallOptions): Promise<string | undefined> {
+    const now = await this.getVersioned(key, options);
+    return now && Buffer.compare(now.body, body) === 0 ? now.version : undefined;
   }
 
   async get(key: string, options: StoreCallOptions = {}): Promise<Uint8Array | undefined> {
@@ -253,6 +340,19 @@ function httpStatus(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
   const meta = err.$metadata;
   return typeof meta === 'object' && meta !== null && 'httpStatusCode' in meta && typeof meta.httpStatusCode === 'number' ? meta.httpStatusCode : undefined;
+}
+
+/** How many attempts the SDK made for the call that failed with `err` (1 when it does not say). */
+function attempts(err: unknown): number {
+  if (typeof err !== 'object' || err === null || !('$metadata' in err)) return 1;
+  const meta = err.$metadata;
+  return typeof meta === 'object' && meta !== null && 'attempts' in meta && typeof meta.attempts === 'number' ? meta.attempts : 1;
+}
+
+/** The ETag of a response: the version the conditional calls send back. */
+function etagOf(etag: string | undefined, url: string): string {
+  if (!etag) throw new ClayError('IO', `${url}: the S3 server answered without an ETag`, { input: url });
+  return etag;
 }
 
 function aborted(action: string, url: string, signal: AbortSignal): ClayError {

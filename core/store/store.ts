@@ -16,6 +16,18 @@ export interface StoreEntry {
   size: number;
 }
 
+/** An object read with what the conditional calls need. */
+export interface VersionedObject {
+  body: Uint8Array;
+  /**
+   * Opaque; changes whenever the object is replaced. S3: the ETag. Local: the file's inode and a digest of
+   * its bytes (a file replaced by another with the same bytes is another version).
+   */
+  version: string;
+  /** When it was last written or refreshed: S3's LastModified (whole seconds), the file's mtime. */
+  modified: Date;
+}
+
 /** Options every store call takes. */
 export interface StoreCallOptions {
   signal?: AbortSignal;
@@ -34,6 +46,29 @@ export interface ObjectStore {
    * A reader never sees a partial object under `key`.
    */
   put(key: string, body: Uint8Array | readonly Uint8Array[], options?: StoreCallOptions & { contentType?: string }): Promise<number>;
+  /**
+   * Conditional create: writes `body` at `key` only if no object is there, atomically, and resolves with the
+   * new object's version; `undefined` when an object was there (nothing written). Of callers racing for one
+   * key exactly one gets a version. Local: a flushed temporary file hard-linked onto the key (`link(2)`
+   * fails when the name exists); S3: a PUT with `If-None-Match: *` (412 when the key exists, 409 while
+   * another conditional write of it is in flight). With `getVersioned`, `replaceIf` and `removeIf`, the
+   * primitive of the per-unit locks (pipeline/run/unit-lock.ts).
+   */
+  create(key: string, body: Uint8Array, options?: StoreCallOptions): Promise<string | undefined>;
+  /** The object at `key` with its version and modification time, or `undefined` when there is none. */
+  getVersioned(key: string, options?: StoreCallOptions): Promise<VersionedObject | undefined>;
+  /**
+   * Compare-and-swap: replaces the object at `key` with `body` only if it is still at `version`, and
+   * resolves with the new version; `undefined` when it is not (changed, removed, or another conditional
+   * write is in flight), nothing written. Bytes equal to the current ones refresh the modification time
+   * and keep the version (local: the same file, touched; S3: the same ETag). S3: a PUT with `If-Match`.
+   */
+  replaceIf(key: string, version: string, body: Uint8Array, options?: StoreCallOptions): Promise<string | undefined>;
+  /**
+   * Removes the object at `key` only if it is still at `version`; resolves with whether this call removed
+   * it. S3: a DELETE with `If-Match` (AWS S3 honours it since 2025-09).
+   */
+  removeIf(key: string, version: string, options?: StoreCallOptions): Promise<boolean>;
   /** The bytes at `key`, or `undefined` when there is no such key. */
   get(key: string, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
   /** Whether `key` exists. */

@@ -43,6 +43,11 @@ export interface UnitOptions {
    */
   extras?: (chip: { key: string; planes: Float32Array; grid: Grid; offset: number }) => Promise<FileRecord | undefined>;
   onChip?: (record: ChipRecord) => void;
+  /**
+   * Called just before the manifest (the unit's commit point) is written; a rejection leaves the unit
+   * without one. The run confirms there that it still holds the unit's lock.
+   */
+  beforeManifest?: () => Promise<void>;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -205,6 +210,8 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
         tool: 'clay-pipeline',
       },
     };
+    signal.throwIfAborted();
+    await options.beforeManifest?.();
     signal.throwIfAborted();
     await store.put(prefix + MANIFEST_NAME, [new TextEncoder().encode(JSON.stringify(manifest, null, 1) + '\n')], { contentType: 'application/json', signal });
     return manifest;

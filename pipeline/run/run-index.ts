@@ -1,8 +1,9 @@
 /**
  * The main job (`clay run`): for one sample row, plan the dates, then make each (mgrs, date) unit's
- * chips. A unit whose manifest exists is complete and skipped (unless `force`); any other unit is redone
- * from scratch (its folder is cleared first), so a job killed at any moment can simply be run again. The
- * row's outcome is recorded under `{version}/status/` for `clay status`.
+ * chips. A unit whose manifest exists is complete and skipped (unless `force`); any other unit is locked
+ * (unit-lock.ts: one writer per unit), then redone from scratch (its folder is cleared first), so a job
+ * killed at any moment can simply be run again. A unit another run holds is skipped or waited for. The
+ * row's outcome is recorded under `{version}/status/` for `clay status` once all its units are complete.
  */
 import pLimit from 'p-limit';
 import { httpCounts, snapshotStats, type HttpClient, type HttpCounts } from '../../core/http.ts';
@@ -25,6 +26,7 @@ import { TileCache } from '../read/tile-cache.ts';
 import type { SampleRow } from '../sample-file.ts';
 import type { Resampling } from '../warp/warp.ts';
 import { recordRowDone, recordRowFailure } from './row-record.ts';
+import { describeHolder, UnitLocks, type LockHolder } from './unit-lock.ts';
 
 /** Options of the main job. */
 export interface RunOptions {
@@ -58,8 +60,25 @@ export interface RunOptions {
   /** Called when a row's plan is known (units to do) and after each chip. */
   onPlan?: (plan: ScenePlan, units: { date: string; skip: boolean; chips: number }[]) => void;
   onChip?: (unit: { mgrs: string; date: string }, record: ChipRecord) => void;
+  /**
+   * The run's unit locks (`--lock-stale`, `--wait-locked`); default: locks on `store` with the default
+   * settings. One per run, so the store is probed once and every lock names the same run.
+   */
+  locks?: UnitLocks;
   logger?: Logger;
   signal?: AbortSignal;
+}
+
+/** A unit another run held, so this run did not make it. */
+export interface LockedUnit {
+  mgrs: string;
+  date: string;
+  /** Where the lock is. */
+  lock: string;
+  /** Who held it (undefined: an unreadable lock, not yet stale). */
+  holder: LockHolder | undefined;
+  /** How long this run waited for it, ms (`--wait-locked`). */
+  waitedMs: number;
 }
 
 /** What happened to one unit. */
@@ -86,7 +105,13 @@ export interface IndexResult {
   /** The plan's status: `no-data` rows have no units. */
   status: ScenePlan['status'];
   message: string;
+  /** The units made or found complete, in plan order. */
   units: UnitOutcome[];
+  /**
+   * Units another run held to the end (not made, not complete when the row ended): the row is then not
+   * recorded complete, and `clay status` shows it incomplete until the holder finishes.
+   */
+  locked: LockedUnit[];
   /** STAC requests of the plan. */
   stacRequests: number;
   /**
@@ -148,7 +173,10 @@ export async function runIndex(row: SampleRow, options: RunOptions, state: RunSt
     }
     throw err;
   }
-  await recordRowDone(store, { index: row.index, mgrs: result.mgrs, planStatus: result.status, units: result.units.map((u) => ({ date: u.date, manifest: u.manifest })) }, { version, ...(signal ? { signal } : {}) });
+  // Units another run holds are not this run's to vouch for: the run that finishes last records the row.
+  if (result.locked.length === 0) {
+    await recordRowDone(store, { index: row.index, mgrs: result.mgrs, planStatus: result.status, units: result.units.map((u) => ({ date: u.date, manifest: u.manifest })) }, { version, ...(signal ? { signal } : {}) });
+  }
   return result;
 }
 
@@ -157,53 +185,100 @@ async function runRow(row: SampleRow, options: RunOptions, state: RunState): Pro
   const mode = options.mode ?? 'default';
   const version = options.version ?? CHIP_VERSION;
   const { store, signal } = options;
-  const planned = await plan(row, { stac: options.stac, mode, logger, ...(options.dates !== undefined ? { dates: options.dates } : {}), ...(signal ? { signal } : {}) });
-  const existing = await Promise.all(planned.dates.map(async (d) => {
-    const key = unitPrefix(planned.mgrs, d.date, version) + MANIFEST_NAME;
-    const bytes = options.force ? undefined : await store.get(key, signal ? { signal } : {});
-    // A manifest that cannot be parsed does not prove the unit complete: the unit is redone.
-    let manifest: UnitManifest | undefined;
-    if (bytes) {
-      try {
-        manifest = parseManifest(bytes, store.url(key));
-      } catch (err) {
-        logger.warn('Run:BadManifest', { mgrs: planned.mgrs, date: d.date, manifest: store.url(key), error: (err as Error).message });
-      }
-    }
-    return { key, manifest };
-  }));
-  options.onPlan?.(planned, planned.dates.map((d, i) => ({ date: d.date, skip: existing[i]?.manifest !== undefined, chips: d.chips.count })));
-  const units: UnitOutcome[] = [];
+  const call = signal ? { signal } : {};
+  const locks = options.locks ?? new UnitLocks({ store, logger, version });
+  const planned = await plan(row, { stac: options.stac, mode, logger, ...(options.dates !== undefined ? { dates: options.dates } : {}), ...call });
+  const manifestKeys = planned.dates.map((d) => unitPrefix(planned.mgrs, d.date, version) + MANIFEST_NAME);
+  const existing = await Promise.all(planned.dates.map(async (d, i) => (options.force ? undefined : readManifest(store, manifestKeys[i]!, { mgrs: planned.mgrs, date: d.date }, logger, signal))));
+  options.onPlan?.(planned, planned.dates.map((d, i) => ({ date: d.date, skip: existing[i] !== undefined, chips: d.chips.count })));
+  const outcomes: (UnitOutcome | LockedUnit)[] = [];
   for (const [i, date] of planned.dates.entries()) {
-    const { key, manifest } = existing[i]!;
+    const key = manifestKeys[i]!;
+    const fields = { index: row.index, mgrs: planned.mgrs, date: date.date };
+    const manifest = existing[i];
     if (manifest) {
-      logger.info('Run:Skip', { index: row.index, mgrs: planned.mgrs, date: date.date, reason: 'complete (manifest present)', manifest: store.url(key) });
-      units.push(outcomeOf(manifest, 'skipped', key));
+      logger.info('Run:Skip', { ...fields, reason: 'complete (manifest present)', manifest: store.url(key) });
+      outcomes.push(outcomeOf(manifest, 'skipped', key));
       continue;
     }
-    const prefix = unitPrefix(planned.mgrs, date.date, version);
-    const removed = await store.removePrefix(prefix, signal ? { signal } : {});
-    if (removed > 0) logger.info('Run:Redo', { index: row.index, mgrs: planned.mgrs, date: date.date, reason: options.force ? '--force' : 'incomplete (no manifest)', removed });
-    logger.info('Run:Unit:Start', { index: row.index, mgrs: planned.mgrs, date: date.date, chips: date.chips.count });
-    const made = await chipUnit(planned.mgrs, row.index, date, {
-      store,
-      access: { http: options.http, ...(options.signer ? { signer: options.signer } : {}), cache: state.cache, bytesCache: state.bytesCache, limit: state.limit, stats: state.stats, ...(options.decoder ? { decoder: options.decoder } : {}) },
-      mode,
-      encoding: { ...(mode === 'clay-v0' ? CLAY_V0_ENCODING : DEFAULT_ENCODING), ...options.encoding },
-      resampling: options.resampling ?? 'nearest',
-      harmonize: options.harmonize ?? false,
-      version,
-      buffers: state.buffers,
-      ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
-      ...(options.extras ? { extras: options.extras } : {}),
-      ...(options.onChip ? { onChip: (r: ChipRecord) => options.onChip?.({ mgrs: planned.mgrs, date: date.date }, r) } : {}),
-      logger,
-      ...(signal ? { signal } : {}),
-    });
-    logger.info('Run:Unit:Done', { index: row.index, mgrs: planned.mgrs, date: date.date, kept: made.totals.kept, candidates: made.totals.candidates, ms: made.run.ms });
-    units.push(outcomeOf(made, 'done', key));
+    // The lock comes first: nothing of the unit, an earlier attempt's leftovers included, is touched without it.
+    const got = await locks.acquire(fields, signal);
+    if ('lockedOut' in got) {
+      const { url, holder, ageMs, waitedMs } = got.lockedOut;
+      logger.warn('Run:Locked', { ...fields, lock: url, holder: describeHolder(holder), refreshedAgoS: Math.round(ageMs / 1000), waitedS: Math.round(waitedMs / 1000), message: 'another run holds this unit: skipped' });
+      outcomes.push({ mgrs: planned.mgrs, date: date.date, lock: url, holder, waitedMs });
+      continue;
+    }
+    const lock = got.held;
+    try {
+      // Another run may have finished the unit since the look above (or while this one waited).
+      const now = options.force ? undefined : await readManifest(store, key, fields, logger, signal);
+      if (now) {
+        logger.info('Run:Skip', { ...fields, reason: 'completed by another run', manifest: store.url(key) });
+        outcomes.push(outcomeOf(now, 'skipped', key));
+        continue;
+      }
+      outcomes.push(await makeUnit(row, planned.mgrs, date, key, options, state, signal ? AbortSignal.any([signal, lock.lost]) : lock.lost, () => lock.confirm()));
+    } catch (err) {
+      if (lock.lost.aborted && !signal?.aborted) throw lock.lost.reason;
+      throw err;
+    } finally {
+      await lock.release();
+    }
   }
-  return { index: row.index, mgrs: planned.mgrs, status: planned.status, message: planned.message, units, stacRequests: planned.totals.stacRequests };
+  // Units held by others may have been finished meanwhile: the run that ends last finds them all complete.
+  for (const [i, o] of outcomes.entries()) {
+    if (!('lock' in o)) continue;
+    const m = await readManifest(store, manifestKeys[i]!, o, logger, signal);
+    if (!m) continue;
+    logger.info('Run:Skip', { index: row.index, mgrs: o.mgrs, date: o.date, reason: 'completed by another run', manifest: store.url(manifestKeys[i]!) });
+    outcomes[i] = outcomeOf(m, 'skipped', manifestKeys[i]!);
+  }
+  const units = outcomes.filter((o): o is UnitOutcome => !('lock' in o));
+  const locked = outcomes.filter((o): o is LockedUnit => 'lock' in o);
+  return { index: row.index, mgrs: planned.mgrs, status: planned.status, message: planned.message, units, locked, stacRequests: planned.totals.stacRequests };
+}
+
+/** The unit's manifest, or undefined when there is none or it cannot be parsed (then the unit is redone). */
+async function readManifest(store: ObjectStore, key: string, unit: { mgrs: string; date: string }, logger: Logger, signal: AbortSignal | undefined): Promise<UnitManifest | undefined> {
+  const bytes = await store.get(key, signal ? { signal } : {});
+  if (!bytes) return undefined;
+  try {
+    return parseManifest(bytes, store.url(key));
+  } catch (err) {
+    logger.warn('Run:BadManifest', { mgrs: unit.mgrs, date: unit.date, manifest: store.url(key), error: errorMessage(err) });
+    return undefined;
+  }
+}
+
+/** Clears what an earlier attempt left of the unit and makes it; the caller holds its lock. */
+async function makeUnit(row: SampleRow, mgrs: string, date: ScenePlan['dates'][number], key: string, options: RunOptions, state: RunState, signal: AbortSignal, beforeManifest: () => Promise<void>): Promise<UnitOutcome> {
+  const logger = options.logger ?? silentLogger;
+  const mode = options.mode ?? 'default';
+  const version = options.version ?? CHIP_VERSION;
+  const { store } = options;
+  const prefix = unitPrefix(mgrs, date.date, version);
+  const removed = await store.removePrefix(prefix, { signal });
+  if (removed > 0) logger.info('Run:Redo', { index: row.index, mgrs, date: date.date, reason: options.force ? '--force' : 'incomplete (no manifest)', removed });
+  logger.info('Run:Unit:Start', { index: row.index, mgrs, date: date.date, chips: date.chips.count });
+  const made = await chipUnit(mgrs, row.index, date, {
+    store,
+    access: { http: options.http, ...(options.signer ? { signer: options.signer } : {}), cache: state.cache, bytesCache: state.bytesCache, limit: state.limit, stats: state.stats, ...(options.decoder ? { decoder: options.decoder } : {}) },
+    mode,
+    encoding: { ...(mode === 'clay-v0' ? CLAY_V0_ENCODING : DEFAULT_ENCODING), ...options.encoding },
+    resampling: options.resampling ?? 'nearest',
+    harmonize: options.harmonize ?? false,
+    version,
+    buffers: state.buffers,
+    ...(options.inflight !== undefined ? { inflight: options.inflight } : {}),
+    ...(options.extras ? { extras: options.extras } : {}),
+    ...(options.onChip ? { onChip: (r: ChipRecord) => options.onChip?.({ mgrs, date: date.date }, r) } : {}),
+    beforeManifest,
+    logger,
+    signal,
+  });
+  logger.info('Run:Unit:Done', { index: row.index, mgrs, date: date.date, kept: made.totals.kept, candidates: made.totals.candidates, ms: made.run.ms });
+  return outcomeOf(made, 'done', key);
 }
 
 /** Where a run's merged chip index goes: `{version}/index/row-{N}.parquet` or `rows-{min}-{max}.parquet`. */

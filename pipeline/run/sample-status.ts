@@ -9,8 +9,9 @@
  *   row records existed count as complete through their merged row index (`{version}/index/row-N.parquet`,
  *   written by `clay run --index N` after the row), whose units' manifests must exist too;
  * - **failed** when it is not complete and a failure record (`row-N.failed.json`) says why;
- * - **incomplete** when some of its units left files (`{version}/{mgrs}/...`) but it is neither of the
- *   above (a killed job, or a run still going);
+ * - **incomplete** when some of its units left files (`{version}/{mgrs}/...`) or are locked
+ *   (`{version}/locks/{mgrs}/...`, see unit-lock.ts) but it is neither of the above (a killed job, or a
+ *   run still going: the detail names the lock holders and when they last refreshed their locks);
  * - **not started** otherwise.
  */
 import pLimit from 'p-limit';
@@ -23,6 +24,7 @@ import type { PlanStatus } from '../plan/plan-types.ts';
 import type { SampleRow } from '../sample-file.ts';
 import { parseRowDone, parseRowFailed, rowDoneKey, rowFailedKey, type RowFailed } from './row-record.ts';
 import { runIndexKey } from './run-index.ts';
+import { describeHolder, lockPrefix, parseLockHolder } from './unit-lock.ts';
 
 /** The state of one row in an output. */
 export type RowState = 'complete' | 'failed' | 'incomplete' | 'not-started';
@@ -41,6 +43,8 @@ export interface RowStatus {
   unitsPlanned?: number;
   /** The plan's status from the completion record (`no-data` rows are complete with no units). */
   planStatus?: PlanStatus;
+  /** Units of the row locked by a run (a run going on, or one that died and left its lock). */
+  locks?: { date: string; holder: string; refreshedAgoS: number }[];
   /** For failed rows: the recorded error. */
   failure?: Pick<RowFailed, 'code' | 'message' | 'at'> & { input?: string };
   /** What decided the state, in a few words. */
@@ -114,15 +118,18 @@ export async function rowStatus(row: SampleRow, options: SampleStatusOptions): P
     if (e.key.endsWith(`/${MANIFEST_NAME}`)) manifests++;
   }
   const unitsPlanned = finished ? { unitsPlanned: finished.manifests.length } : {};
+  const locks = await rowLocks(store, row.name, version, call);
+  const lockNotes = locks.map((l) => `${l.date} locked by ${l.holder}, refreshed ${l.refreshedAgoS} s ago`);
+  const withLocks = locks.length > 0 ? { locks } : {};
   if (failed) {
     return {
-      ...base, state: 'failed', unitsComplete: manifests, ...unitsPlanned,
+      ...base, state: 'failed', unitsComplete: manifests, ...unitsPlanned, ...withLocks,
       failure: { code: failed.code, message: failed.message, at: failed.at, ...(failed.input !== undefined ? { input: failed.input } : {}) },
-      detail: [`${failed.code}: ${failed.message}`, ...notes].join('; '),
+      detail: [`${failed.code}: ${failed.message}`, ...lockNotes, ...notes].join('; '),
     };
   }
-  if (files > 0) {
-    return { ...base, state: 'incomplete', unitsComplete: manifests, ...unitsPlanned, detail: [`${manifests} unit(s) with a manifest, ${files} file(s), no completion record`, ...notes].join('; ') };
+  if (files > 0 || locks.length > 0) {
+    return { ...base, state: 'incomplete', unitsComplete: manifests, ...unitsPlanned, ...withLocks, detail: [`${manifests} unit(s) with a manifest, ${files} file(s), no completion record`, ...lockNotes, ...notes].join('; ') };
   }
   return { ...base, state: 'not-started', unitsComplete: 0, ...unitsPlanned, detail: ['nothing in the output', ...notes].join('; ') };
 }
@@ -162,6 +169,19 @@ async function finishedUnits(row: SampleRow, options: SampleStatusOptions, notes
     notes.push(errorMessage(err));
     return undefined;
   }
+}
+
+/** The unit locks of a tile: which date, who holds it, how long since its last refresh. */
+async function rowLocks(store: ObjectStore, mgrs: string, version: string, call: StoreCallOptions): Promise<NonNullable<RowStatus['locks']>> {
+  const out: NonNullable<RowStatus['locks']> = [];
+  const prefix = lockPrefix(mgrs, version);
+  for await (const e of store.list(prefix, call)) {
+    const date = e.key.slice(prefix.length).replace(/\.json$/, '');
+    const lock = await store.getVersioned(e.key, call);
+    if (!lock) continue; // released since the listing
+    out.push({ date, holder: describeHolder(parseLockHolder(lock.body)), refreshedAgoS: Math.max(0, Math.round((Date.now() - lock.modified.getTime()) / 1000)) });
+  }
+  return out;
 }
 
 async function countPresent(store: ObjectStore, keys: readonly string[], call: StoreCallOptions): Promise<number> {

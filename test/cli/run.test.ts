@@ -49,12 +49,12 @@ test('clay run: a JSON summary; a rerun skips complete units and says so; --forc
   const again = await runCli(args(join(dir, 'clean')));
   assert.equal(again.code, 0, again.stderr);
   const s = JSON.parse(again.stdout) as RunSummary;
-  assert.deepEqual([s.units, s.chips.kept], [{ done: 0, skipped: 3 }, 0]);
+  assert.deepEqual([s.units, s.chips.kept], [{ done: 0, skipped: 3, locked: 0 }, 0]);
   assert.equal((again.stderr.match(/"event":"Run:Skip"/g) ?? []).length, 3);
   assert.deepEqual(await digest(await openStore(join(dir, 'clean'))), clean);
   const forced = await runCli(args(join(dir, 'clean'), '--force'));
   const f = JSON.parse(forced.stdout) as RunSummary;
-  assert.deepEqual([f.units, f.chips.kept, f.chips.rejected], [{ done: 3, skipped: 0 }, 47, 13]);
+  assert.deepEqual([f.units, f.chips.kept, f.chips.rejected], [{ done: 3, skipped: 0, locked: 0 }, 47, 13]);
   assert.ok(f.bytesRead > 0 && f.bytesWritten > 0 && f.peakRssMb > 0);
   // The DEM of every date, tiles evicted from the decoded cache, tiles inside the header blocks: no
   // byte range of the row is asked for twice.
@@ -97,7 +97,9 @@ test('kill -9 mid-unit, rerun: the same files and manifests as an uninterrupted 
   const rerun = await runCli(args(out));
   assert.equal(rerun.code, 0, rerun.stderr);
   const s = JSON.parse(rerun.stdout) as RunSummary;
-  assert.deepEqual(s.units, { done: 2, skipped: 1 });
+  assert.deepEqual(s.units, { done: 2, skipped: 1, locked: 0 });
+  // The killed run's lock on the unit it was making: its process is gone, so the rerun breaks it.
+  assert.match(rerun.stderr, /"level":"warn","event":"Run:LockBroken".*"reason":"process \d+ on this host is gone"/);
   assert.match(rerun.stderr, /"event":"Run:Redo".*"reason":"incomplete \(no manifest\)"/);
   assert.deepEqual(await digest(store), clean);
   // No temporary file is left behind either.
@@ -123,7 +125,8 @@ test('s3:// output on a loopback S3 server: kill -9 mid-unit, rerun: the same ob
     assert.deepEqual(seen.partial, []);
     const rerun = await runCli(args(url), s3.env);
     assert.equal(rerun.code, 0, rerun.stderr);
-    assert.deepEqual((JSON.parse(rerun.stdout) as RunSummary).units, { done: 2, skipped: 1 });
+    assert.deepEqual((JSON.parse(rerun.stdout) as RunSummary).units, { done: 2, skipped: 1, locked: 0 });
+    assert.match(rerun.stderr, /"event":"Run:LockBroken".*"reason":"process \d+ on this host is gone"/);
     assert.deepEqual(await digest(store), clean);
   } finally {
     await s3.close();

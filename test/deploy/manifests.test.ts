@@ -45,7 +45,7 @@ async function parseYaml(text: string): Promise<unknown> {
   });
 }
 
-interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }
+interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; fieldRef?: { fieldPath: string } } }
 interface K8sJob {
   apiVersion: string;
   kind: string;
@@ -104,11 +104,13 @@ test('indexed-job.yaml: an Indexed Job with per-index retries, a failure policy,
   assert.ok(rules.some((r) => r.action === 'Ignore' && r.onPodConditions?.some((p) => p.type === 'DisruptionTarget')));
   assert.equal(c.args[0], 'run');
   assert.ok(c.args.includes('--allow-no-data'));
+  assert.ok(c.args.includes('--wait-locked'), 'a unit another run holds is waited for, not skipped (the index would succeed unfinished)');
   // Every $(VAR) of the args is defined in the container's env; the output is an s3:// URL.
   const env = new Map(c.env.map((e) => [e.name, e]));
   for (const ref of c.args.join(' ').matchAll(/\$\((\w+)\)/g)) assert.ok(env.has(ref[1]!), `$(${ref[1]}) is defined`);
   assert.match(env.get('CLAY_OUT')?.value ?? '', /^s3:\/\//);
   assert.equal(env.get('CLAY_SUBSET')?.value, 'all');
+  assert.equal(env.get('CLAY_JOB_ID')?.valueFrom?.fieldRef?.fieldPath, "metadata.labels['batch.kubernetes.io/controller-uid']", "the Job's uid names its pods' unit locks");
   for (const name of ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_S3']) {
     assert.equal(env.get(name)?.valueFrom?.secretKeyRef?.name, 'clay-s3', `${name} from the Secret clay-s3`);
   }
@@ -120,6 +122,7 @@ test('job-definition.json: the container command, parameter defaults for every R
   assert.deepEqual([batch.jobDefinitionName, batch.type], ['clay-chips', 'container']);
   const { command, resourceRequirements } = batch.containerProperties;
   assert.equal(command[0], 'run');
+  assert.ok(command.includes('--wait-locked'));
   for (const ref of command.join(' ').matchAll(/Ref::(\w+)/g)) assert.ok(batch.parameters[ref[1]!] !== undefined, `a default for Ref::${ref[1]}`);
   assert.match(batch.parameters.out ?? '', /^s3:\/\//);
   assert.equal(batch.parameters.subset, 'all');

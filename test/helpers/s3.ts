@@ -1,6 +1,7 @@
 /**
  * An S3-compatible server on loopback for tests: s3rver on 127.0.0.1 with an ephemeral port, its data in a
- * fresh temporary folder, one bucket created before the first request. The returned `env` is what a store
+ * fresh temporary folder, one bucket created before the first request, and conditional writes (PUT with
+ * `If-None-Match: *` or `If-Match`, DELETE with `If-Match`: s3rver ignores them) answered as S3 answers them. The returned `env` is what a store
  * (or a child process running the CLI) needs to talk to it: `openStore('s3://<bucket>/prefix', { env })`,
  * or `spawn(..., { env: { ...process.env, ...s3.env } })`. Nothing leaves the machine.
  */
@@ -20,6 +21,53 @@ import { join } from 'node:path';
 const SERVER = `
 const S3rver = require(process.argv[1]);
 const server = new S3rver(JSON.parse(process.argv[2]));
+// s3rver answers If-None-Match and If-Match only on GET. Conditional writes as S3 does them: a PUT with
+// If-None-Match: * is refused (412) when the key exists; a PUT or DELETE with If-Match: <etag> is refused
+// (412) when the object's ETag is another, 404 NoSuchKey when there is no object. Conditional requests of one
+// key run one at a time, so of racing writers exactly one passes its check.
+const chains = new Map();
+const fail = (ctx, status, code, message) => {
+  ctx.status = status;
+  ctx.type = 'application/xml';
+  ctx.body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>' + code + '</Code><Message>' + message + '</Message></Error>';
+};
+const bare = (etag) => etag.replace(/^W[/]/, "").replace(/^"|"$/g, "");
+if (process.argv[3] !== 'plain') server.middleware.unshift(async (ctx, next) => {
+  const ifNoneMatch = ctx.method === 'PUT' ? ctx.get('if-none-match') : '';
+  const ifMatch = ctx.method === 'PUT' || ctx.method === 'DELETE' ? ctx.get('if-match') : '';
+  const [bucket, ...rest] = new URL(ctx.url, 'http://x').pathname.slice(1).split('/').map(decodeURIComponent);
+  const key = rest.join('/');
+  // S3 replaces an object atomically; s3rver writes its file in place, so a GET during a PUT can read half
+  // of the new body. A read of a key waits for the conditional writes of that key in flight.
+  if ((ctx.method === 'GET' || ctx.method === 'HEAD') && key && chains.has(bucket + '/' + key)) {
+    await chains.get(bucket + '/' + key);
+    return next();
+  }
+  if ((!ifNoneMatch && !ifMatch) || ctx.get('x-amz-copy-source') || ctx.querystring.includes('uploadId')) return next();
+  const id = bucket + '/' + key;
+  const before = chains.get(id) || Promise.resolve();
+  let release;
+  const mine = new Promise((r) => (release = r));
+  const tail = before.then(() => mine);
+  chains.set(id, tail);
+  await before;
+  try {
+    const exists = await server.store.existsObject(bucket, key);
+    if (ifNoneMatch) {
+      if (ifNoneMatch !== '*') return fail(ctx, 501, 'NotImplemented', 'If-None-Match other than * on PUT');
+      if (exists) return fail(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+    }
+    if (ifMatch) {
+      if (!exists) return fail(ctx, 404, 'NoSuchKey', 'The specified key does not exist.');
+      const etag = (await server.store.getMetadata(bucket, key)).etag;
+      if (ifMatch !== '*' && bare(ifMatch) !== bare(etag)) return fail(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+    }
+    await next();
+  } finally {
+    release();
+    if (chains.get(id) === tail) chains.delete(id);
+  }
+});
 const stop = () => process.exit(0);
 process.on('SIGTERM', stop);
 process.stdin.on('end', stop).resume();
@@ -44,6 +92,11 @@ export interface S3Server {
 export interface StartS3Options {
   /** Bucket name; default `clay-test`. */
   bucket?: string;
+  /**
+   * `false`: plain s3rver, which ignores the conditions of conditional writes (answers 200 where S3 answers
+   * 412), as some older S3-compatible servers do. Default true.
+   */
+  conditionalWrites?: boolean;
 }
 
 /** Starts s3rver on 127.0.0.1 with an ephemeral port, silent, with one empty bucket. */
@@ -51,7 +104,7 @@ export async function startS3(options: StartS3Options = {}): Promise<S3Server> {
   const bucket = options.bucket ?? 'clay-test';
   const dir = await mkdtemp(join(tmpdir(), 'clay-s3rver-'));
   const serverOptions = { address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: bucket, configs: [] }] };
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', SERVER, createRequire(import.meta.url).resolve('s3rver'), JSON.stringify(serverOptions)], {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', SERVER, createRequire(import.meta.url).resolve('s3rver'), JSON.stringify(serverOptions), options.conditionalWrites === false ? 'plain' : 'conditional'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   let port: number;

@@ -29,6 +29,24 @@ test('put leaves exactly the finished file, no temporary sibling', async () => {
   assert.equal((await stat(join(store.root, 'a/x.tif'))).size, 3);
 });
 
+test('conditional calls leave exactly the key on disk; a version names the file, not only its bytes', async () => {
+  const store = fresh();
+  const v1 = (await store.create('l/u.json', new Uint8Array([1])))!;
+  const v2 = (await store.replaceIf('l/u.json', v1, new Uint8Array([2])))!;
+  assert.equal(await store.replaceIf('l/u.json', v2, new Uint8Array([2])), v2, 'same bytes: touched in place');
+  assert.deepEqual(await readdir(join(store.root, 'l')), ['u.json']);
+  assert.equal(await store.replaceIf('l/u.json', v1, new Uint8Array([3])), undefined);
+  assert.deepEqual(await readdir(join(store.root, 'l')), ['u.json'], 'a refused swap puts the file back and leaves nothing aside');
+  // The same bytes in another file (rewritten by someone else) are another version.
+  await store.put('l/u.json', new Uint8Array([2]));
+  assert.equal(await store.removeIf('l/u.json', v2), false);
+  assert.deepEqual(await readdir(join(store.root, 'l')), ['u.json']);
+  const v3 = (await store.getVersioned('l/u.json'))!.version;
+  assert.notEqual(v3, v2);
+  assert.equal(await store.removeIf('l/u.json', v3), true);
+  assert.deepEqual(await readdir(join(store.root, 'l')), []);
+});
+
 test('the leftover of an interrupted write is not listed, not an object, and goes with removePrefix', async () => {
   const store = fresh();
   await store.put('a/done.tif', new Uint8Array([1]));

@@ -53,6 +53,8 @@ async function rejectsWith(p: Promise<unknown> | (() => unknown), code: ErrorCod
   await assert.rejects(async () => (typeof p === 'function' ? p() : p), (err: unknown) => isClayError(err, code));
 }
 
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
 const BAD_KEYS = ['', '/a', 'a//b', 'a/', '../a', 'a/../b', '..', '.', 'a/./b', 'a\0b'];
 const BAD_PREFIXES = ['a', '/a/', '../', 'a//', 'a/../', './'];
 
@@ -160,6 +162,120 @@ for (const backend of backends) {
       }
       await rejectsWith(store.removePrefix(''), 'BAD_ARGUMENT');
       assert.deepEqual(await collect(store.list('')), []);
+    });
+
+    test('create writes only where nothing is: a version the first time, undefined after, the first bytes kept', async () => {
+      const store = await backend.fresh();
+      const v1 = await store.create('locks/u.json', bytes('first'));
+      assert.equal(typeof v1, 'string');
+      assert.equal(await store.create('locks/u.json', bytes('second')), undefined);
+      assert.deepEqual(await store.get('locks/u.json'), bytes('first'));
+      const read = await store.getVersioned('locks/u.json');
+      assert.deepEqual(read?.body, bytes('first'));
+      assert.equal(read?.version, v1);
+      assert.ok(read && Math.abs(read.modified.getTime() - Date.now()) < 10 * 60_000, 'a modification time of today, not a placeholder');
+      assert.equal(await store.getVersioned('locks/none.json'), undefined);
+      await store.put('plain.json', bytes('x'));
+      assert.equal(await store.create('plain.json', bytes('y')), undefined, 'an object written by put counts too');
+      assert.deepEqual((await collect(store.list(''))).map((e) => e.key), ['locks/u.json', 'plain.json']);
+    });
+
+    test('24 racing creates of one key: exactly one gets a version, and its bytes are the ones stored', async () => {
+      const store = await backend.fresh();
+      const results = await Promise.all(Array.from({ length: 24 }, (_, i) => store.create('race.json', bytes(`writer ${i}`))));
+      const winners = results.flatMap((v, i) => (v === undefined ? [] : [i]));
+      assert.equal(winners.length, 1, `winners: ${winners.join(', ')}`);
+      assert.deepEqual(await store.get('race.json'), bytes(`writer ${winners[0]}`));
+      assert.equal((await store.getVersioned('race.json'))?.version, results[winners[0]!]);
+    });
+
+    test('replaceIf: the current version swaps the bytes and gives a new version; an old one or a missing key changes nothing', async () => {
+      const store = await backend.fresh();
+      const v1 = (await store.create('k.json', bytes('one')))!;
+      const v2 = await store.replaceIf('k.json', v1, bytes('two'));
+      assert.ok(v2 !== undefined && v2 !== v1);
+      assert.deepEqual(await store.get('k.json'), bytes('two'));
+      assert.equal(await store.replaceIf('k.json', v1, bytes('three')), undefined, 'a stale version is refused');
+      assert.deepEqual(await store.get('k.json'), bytes('two'));
+      assert.equal(await store.replaceIf('gone.json', v2, bytes('x')), undefined);
+      assert.equal(await store.exists('gone.json'), false, 'replaceIf never creates');
+      assert.deepEqual((await collect(store.list(''))).map((e) => e.key), ['k.json'], 'no temporary object left');
+    });
+
+    test('replaceIf with the same bytes keeps the version and refreshes the modification time', async () => {
+      const store = await backend.fresh();
+      const v1 = (await store.create('k.json', bytes('same')))!;
+      const before = (await store.getVersioned('k.json'))!.modified;
+      assert.equal(await store.replaceIf('k.json', v1, bytes('same')), v1);
+      const after = (await store.getVersioned('k.json'))!;
+      assert.equal(after.version, v1);
+      assert.ok(after.modified.getTime() >= before.getTime());
+      assert.deepEqual(after.body, bytes('same'));
+    });
+
+    test('12 racing replaceIf of one version: exactly one wins and its bytes are stored', async () => {
+      const store = await backend.fresh();
+      const v1 = (await store.create('cas.json', bytes('start')))!;
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => store.replaceIf('cas.json', v1, bytes(`breaker ${i}`))));
+      const winners = results.flatMap((v, i) => (v === undefined ? [] : [i]));
+      assert.equal(winners.length, 1, `winners: ${winners.join(', ')}`);
+      assert.deepEqual(await store.get('cas.json'), bytes(`breaker ${winners[0]}`));
+      assert.deepEqual((await collect(store.list(''))).map((e) => e.key), ['cas.json']);
+    });
+
+    test('removeIf: another version leaves the object; its own version removes it, once; racing removers: one wins', async () => {
+      const store = await backend.fresh();
+      const v1 = (await store.create('r.json', bytes('one')))!;
+      const v2 = (await store.replaceIf('r.json', v1, bytes('two')))!;
+      assert.equal(await store.removeIf('r.json', v1), false);
+      assert.deepEqual(await store.get('r.json'), bytes('two'));
+      assert.equal(await store.removeIf('r.json', v2), true);
+      assert.equal(await store.exists('r.json'), false);
+      assert.equal(await store.removeIf('r.json', v2), false);
+      const v3 = (await store.create('r.json', bytes('three')))!;
+      const removed = await Promise.all(Array.from({ length: 8 }, () => store.removeIf('r.json', v3)));
+      assert.equal(removed.filter(Boolean).length, 1);
+      assert.deepEqual(await collect(store.list('')), []);
+    });
+
+    test('a create racing a remove-and-create never leaves two writers believing they hold the key', async () => {
+      // The lock pattern: holders remove their own version; newcomers create. Each round, every
+      // successful create must be followed by the holder's removeIf succeeding, never by another create.
+      const store = await backend.fresh();
+      let holders = 0, maxHolders = 0;
+      const wins = [0, 0, 0, 0];
+      const worker = async (id: number): Promise<void> => {
+        for (let attempt = 0; wins[id]! < 2 && attempt < 2000; attempt++) {
+          const v = await store.create('mutex.json', bytes(`w${id} a${attempt}`));
+          if (v === undefined) continue;
+          holders++;
+          maxHolders = Math.max(maxHolders, holders);
+          wins[id]!++;
+          await new Promise((r) => setImmediate(r));
+          holders--;
+          assert.equal(await store.removeIf('mutex.json', v), true, 'the holder removes its own version');
+        }
+      };
+      await Promise.all([0, 1, 2, 3].map(worker));
+      assert.equal(maxHolders, 1);
+      assert.deepEqual(wins, [2, 2, 2, 2], 'every worker got its turns');
+    });
+
+    test('conditional calls: bad keys are BAD_ARGUMENT; an aborted signal is the abort code; nothing written', async () => {
+      const store = await backend.fresh();
+      for (const key of BAD_KEYS) {
+        await rejectsWith(store.create(key, bytes('x')), 'BAD_ARGUMENT');
+        await rejectsWith(store.getVersioned(key), 'BAD_ARGUMENT');
+        await rejectsWith(store.replaceIf(key, 'v', bytes('x')), 'BAD_ARGUMENT');
+        await rejectsWith(store.removeIf(key, 'v'), 'BAD_ARGUMENT');
+      }
+      const v = (await store.create('kept.json', bytes('kept')))!;
+      const signal = AbortSignal.abort();
+      await rejectsWith(store.create('new.json', bytes('x'), { signal }), 'HTTP_ABORTED');
+      await rejectsWith(store.getVersioned('kept.json', { signal }), 'HTTP_ABORTED');
+      await rejectsWith(store.replaceIf('kept.json', v, bytes('y'), { signal }), 'HTTP_ABORTED');
+      await rejectsWith(store.removeIf('kept.json', v, { signal }), 'HTTP_ABORTED');
+      assert.deepEqual(await collect(store.list('')), [{ key: 'kept.json', size: 4 }]);
     });
 
     test('an aborted signal stops every call with the abort code and writes nothing', async () => {
