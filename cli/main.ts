@@ -12,6 +12,7 @@ import { parseNumber } from './parse.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerEmbed } from './commands/embed.ts';
 import { registerLandcover } from './commands/landcover.ts';
+import { registerPack } from './commands/pack.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerReconstruct } from './commands/reconstruct.ts';
 import { registerRun } from './commands/run.ts';
@@ -23,7 +24,7 @@ import { registerStatus } from './commands/status.ts';
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2, noData: 3, notComplete: 4 } as const;
 
-const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_OUTPUT', 'BAD_SAMPLE_FILE', 'BAD_INDEX', 'CHECKPOINT_MISSING', 'CHECKPOINT_INVALID', 'WEIGHTS_INVALID', 'CHIP_CORRUPT']);
+const BAD_INPUT_CODES = new Set(['BAD_ARGUMENT', 'BAD_OUTPUT', 'BAD_SAMPLE_FILE', 'BAD_INDEX', 'CHECKPOINT_MISSING', 'CHECKPOINT_INVALID', 'WEIGHTS_INVALID', 'CHIP_CORRUPT', 'SHARDS_INVALID']);
 
 /** Runs the CLI with `argv` (without node and script); resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   registerStatus(program, globals, (code) => (exitCode = code));
   registerServe(program, globals);
   registerTrain(program, globals);
+  registerPack(program, globals);
   registerDemo(program, globals);
   registerLandcover(program, globals, (code) => (exitCode = code));
   registerEmbed(program, globals, (code) => (exitCode = code));

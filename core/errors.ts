@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'COG_CORRUPT' // a GeoTIFF could not be parsed or decoded (GDAL could not read it either)
   | 'COG_UNSUPPORTED' // a valid GeoTIFF using a compression or sample type this reader has no decoder for
   | 'CHIP_CORRUPT' // a chip file is not a readable 13-band float32 chip with CRS and date (the stream skips it)
+  | 'SHARDS_INVALID' // a shard set (clay pack) that is unfinished, or whose index or manifest is not what it should be
   | 'BAD_ARGUMENT' // a CLI flag or API option is wrong
   | 'BAD_SAMPLE_FILE' // the MGRS sample file is missing or malformed
   | 'BAD_INDEX' // a sample row index is out of range

@@ -396,3 +396,29 @@ export function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetOptions
   }
   return { columns, geometry: { name: geo.primary_column, polygons }, geo, metadata };
 }
+
+function hasType<T extends ColumnType>(c: Column, type: T): c is Extract<Column, { type: T }> {
+  return c.type === type;
+}
+
+/** Typed access to the columns of a file read back; `fail` makes the error for a missing, mistyped or null column. */
+export function columnReader(file: GeoParquetFile, fail: (message: string) => ClayError) {
+  const byName = new Map(file.columns.map((c) => [c.name, c]));
+  const column = <T extends ColumnType>(name: string, type: T): Extract<Column, { type: T }> => {
+    const c = byName.get(name);
+    if (c === undefined || !hasType(c, type)) throw fail(`column '${name}' is missing or not ${type}`);
+    return c;
+  };
+  return {
+    text: (name: string): string[] =>
+      column(name, 'utf8').values.map((v, row) => {
+        if (v === null) throw fail(`column '${name}' is null at row ${row}`);
+        return v;
+      }),
+    /** Nulls, which this module never writes, read as NaN. */
+    float: (name: string): number[] => column(name, 'float64').values.map((v) => v ?? Number.NaN),
+    int: (name: string): readonly number[] => column(name, 'int32').values,
+    bool: (name: string): readonly boolean[] => column(name, 'bool').values,
+    list: (name: string): readonly (readonly string[])[] => column(name, 'list<utf8>').values,
+  };
+}

@@ -88,7 +88,27 @@ export const op = {
   sub: [0xfd, ...uleb(0xe5)],
   mul: [0xfd, ...uleb(0xe6)],
   div: [0xfd, ...uleb(0xe7)],
+  /** v128.const of four i32 lanes. */
+  i32x4Const: (lanes: readonly [number, number, number, number]): number[] => [0xfd, 0x0c, ...lanes.flatMap((v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff])],
+  and: [0xfd, ...uleb(0x4e)],
+  or: [0xfd, ...uleb(0x50)],
+  /** v128.bitselect(a, b, mask): a where mask bits are 1, b elsewhere. */
+  bitselect: [0xfd, ...uleb(0x52)],
+  i32x4Eq: [0xfd, ...uleb(0x37)],
+  i32x4Shl: [0xfd, ...uleb(0xab)],
+  i32x4Add: [0xfd, ...uleb(0xae)],
+  /** i32x4.extend_low_i16x8_u / extend_high_i16x8_u: four u16 lanes widened. */
+  extendLowU16: [0xfd, ...uleb(0xa9)],
+  extendHighU16: [0xfd, ...uleb(0xaa)],
+  /** f32x4.convert_i32x4_u. */
+  convertU32: [0xfd, ...uleb(0xfb)],
 } as const;
+
+/** A new WebAssembly memory of `pages` 64 KiB pages (growable). */
+export function newMemory(pages: number): WasmMemory & { grow(pages: number): number } {
+  const ctor = Reflect.get(wasmApi(), 'Memory') as new (d: { initial: number }) => WasmMemory & { grow(pages: number): number };
+  return new ctor({ initial: pages });
+}
 
 /** One exported function `name(params) -> ()` with `locals` (count, type) after the params. */
 export interface WasmFunction {

@@ -48,3 +48,10 @@ function keyProblem(key: string): string | undefined {
   }
   return undefined;
 }
+
+/** A byte range must be whole numbers, the length at least 1. */
+export function checkRange(where: string, offset: number, length: number): void {
+  if (!(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 1)) {
+    throw new ClayError('BAD_ARGUMENT', `${where}: byte range offset ${offset}, length ${length} is not whole bytes`, { input: where });
+  }
+}

@@ -9,7 +9,7 @@ import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from '
 import { dirname, join, resolve } from 'node:path';
 import { isPartialName, partialPath, writeFileAtomic } from '../atomic-file.ts';
 import { ClayError, errorMessage } from '../errors.ts';
-import { checkKey, checkPrefix, compareKeys } from './keys.ts';
+import { checkKey, checkPrefix, checkRange, compareKeys } from './keys.ts';
 import type { ObjectStore, StoreCallOptions, StoreEntry, VersionedObject } from './store.ts';
 
 /** Node's system error codes that mean "no such object" when reading. */
@@ -136,6 +136,35 @@ export class LocalStore implements ObjectStore {
     } catch (err) {
       if (MISSING.has(errnoCode(err))) return undefined;
       throw failure('read', path, err, options.signal);
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number, options: StoreCallOptions = {}): Promise<Uint8Array | undefined> {
+    const path = this.url(key);
+    checkRange(path, offset, length);
+    checkAbort(path, options.signal);
+    let file;
+    try {
+      file = await open(path, 'r');
+    } catch (err) {
+      if (MISSING.has(errnoCode(err))) return undefined;
+      throw failure('read', path, err, options.signal);
+    }
+    try {
+      const out = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await file.read(out, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got < length) throw new ClayError('IO', `${path}: bytes ${offset}-${offset + length - 1} asked, the file ends after ${offset + got} bytes`, { input: path });
+      return out;
+    } catch (err) {
+      if (err instanceof ClayError) throw err;
+      throw failure('read', path, err, options.signal);
+    } finally {
+      await file.close();
     }
   }
 

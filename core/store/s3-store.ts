@@ -10,7 +10,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { ClayError, errorMessage } from '../errors.ts';
-import { checkKey, checkPrefix, isValidKey } from './keys.ts';
+import { checkKey, checkPrefix, checkRange, isValidKey } from './keys.ts';
 import type { ObjectStore, StoreCallOptions, StoreEntry, VersionedObject } from './store.ts';
 
 /** The S3 client settings read from the environment. */
@@ -199,6 +199,26 @@ export class S3Store implements ObjectStore {
         throw err;
       }
     });
+  }
+
+  /** GetObject with `Range: bytes=offset-(offset+length-1)`. */
+  async getRange(key: string, offset: number, length: number, options: StoreCallOptions = {}): Promise<Uint8Array | undefined> {
+    const url = this.url(key);
+    checkRange(url, offset, length);
+    const bytes = await this.#send('get', url, options.signal, async () => {
+      try {
+        const res = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: `bytes=${offset}-${offset + length - 1}` }), sendOptions(options.signal));
+        if (!res.Body) throw new Error('response without a body');
+        return await res.Body.transformToByteArray();
+      } catch (err) {
+        if (errorName(err) === 'NoSuchKey') return undefined;
+        // 416: the range starts past the end.
+        if (httpStatus(err) === 416) return new Uint8Array(0);
+        throw err;
+      }
+    });
+    if (bytes !== undefined && bytes.length !== length) throw new ClayError('IO', `${url}: bytes ${offset}-${offset + length - 1} asked, ${bytes.length} came back (the object is shorter)`, { input: url });
+    return bytes;
   }
 
   /** HeadObject. A 404 cannot tell a missing key from a missing bucket, so the first 404 checks the bucket once. */

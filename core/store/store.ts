@@ -71,6 +71,12 @@ export interface ObjectStore {
   removeIf(key: string, version: string, options?: StoreCallOptions): Promise<boolean>;
   /** The bytes at `key`, or `undefined` when there is no such key. */
   get(key: string, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
+  /**
+   * `length` bytes of the object at `key` from byte `offset` (one ranged read: a `pread` locally, a GET with
+   * `Range` on S3), or `undefined` when there is no such key. Fewer bytes than asked (the object is shorter)
+   * is `IO` naming the key and the range: the caller asked for bytes an index says are there.
+   */
+  getRange(key: string, offset: number, length: number, options?: StoreCallOptions): Promise<Uint8Array | undefined>;
   /** Whether `key` exists. */
   exists(key: string, options?: StoreCallOptions): Promise<boolean>;
   /**

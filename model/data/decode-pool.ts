@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { ClayError, type ErrorCode } from '../../core/errors.ts';
 import { decodeChip, type DecodeChipOptions } from './read-chip.ts';
+import { decodeShardRecord } from './shard-format.ts';
 import type { ChipRef, ChipSample } from './types.ts';
 
 /** A message to a worker. */
@@ -40,6 +41,16 @@ interface Job {
 interface Slot {
   worker: Worker;
   job: Job | undefined;
+}
+
+/** A chip GeoTIFF's bytes, or a shard record's when the ref has a span: the sample either way. */
+export function decodeAny(bytes: Uint8Array, ref: ChipRef, options: DecodeChipOptions): ChipSample {
+  if (ref.span === undefined) return decodeChip(bytes, ref, options);
+  const sample = decodeShardRecord(bytes, ref);
+  if (options.size !== undefined && (sample.width !== options.size || sample.height !== options.size)) {
+    throw new ClayError('CHIP_CORRUPT', `chip ${ref.url}: size ${sample.width}x${sample.height}, expected ${options.size}x${options.size}`, { input: ref.url });
+  }
+  return sample;
 }
 
 /** Starts the worker from source (tsx) or from the built .js, as model/parallel-trainer.ts does. */
@@ -83,7 +94,7 @@ export class DecodePool {
     if (this.size <= 0) {
       const t0 = performance.now();
       try {
-        const sample = decodeChip(bytes, ref, this.options);
+        const sample = decodeAny(bytes, ref, this.options);
         return Promise.resolve({ sample, ms: performance.now() - t0 });
       } catch (err) {
         return Promise.reject(err);

@@ -1,12 +1,11 @@
 /**
  * Worker-thread side of the chip stream's decode pool: receives a chip's bytes (transferred, not copied),
- * decodes and normalises it with `decodeChip`, and transfers the pixels back. Failures travel back as a
+ * decodes and normalises it with `decodeChip` (or reads a shard record, `decodeShardRecord`), and transfers the pixels back. Failures travel back as a
  * code and a message; the pool turns them into errors again.
  */
 import { parentPort } from 'node:worker_threads';
 import { errorMessage, isClayError } from '../../core/errors.ts';
-import type { DecodeReply, DecodeRequest } from './decode-pool.ts';
-import { decodeChip } from './read-chip.ts';
+import { decodeAny, type DecodeReply, type DecodeRequest } from './decode-pool.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('decode-worker.ts runs in a worker thread');
@@ -14,7 +13,7 @@ port.on('message', (req: DecodeRequest) => {
   const t0 = performance.now();
   let reply: DecodeReply;
   try {
-    const sample = decodeChip(req.bytes, req.ref, req.options);
+    const sample = decodeAny(req.bytes, req.ref, req.options);
     reply = { id: req.id, ok: true, sample, ms: performance.now() - t0 };
     const buf = sample.pixels.buffer;
     port.postMessage(reply, buf instanceof ArrayBuffer ? [buf] : []);

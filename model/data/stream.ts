@@ -42,6 +42,11 @@ export interface ChipStreamOptions {
   shuffle?: boolean;
   /** Shuffle-buffer size (default: a full permutation); see order.ts. */
   shuffleBuffer?: number;
+  /**
+   * The epoch's order, given: indices into `refs`, each once (shard sets: `shardEpochOrder`). Replaces
+   * `shuffle`, `shuffleBuffer`, `seed` and `epoch`.
+   */
+  order?: Uint32Array;
   seed?: number;
   epoch?: number;
   /** Positions of this epoch already consumed: passed over without being read (default 0). */
@@ -239,7 +244,11 @@ class Stream implements ChipStream {
       return;
     }
     const skip = Math.max(0, Math.floor(o.skip ?? 0));
-    this.order = epochOrder(this.refs.length, {
+    if (o.order !== undefined && o.order.length !== this.refs.length) {
+      this.error = new ClayError('INTERNAL', `an order of ${o.order.length} positions for ${this.refs.length} chips`);
+      return;
+    }
+    this.order = o.order ?? epochOrder(this.refs.length, {
       ...(o.shuffle ? { shuffle: true } : {}), ...(o.shuffleBuffer === undefined ? {} : { shuffleBuffer: o.shuffleBuffer }),
       seed: o.seed ?? 0, epoch: o.epoch ?? 0,
     });
@@ -330,19 +339,21 @@ class Stream implements ChipStream {
   private async read(ref: ChipRef): Promise<Uint8Array> {
     const t0 = performance.now();
     const store = await this.storeOf(ref);
-    const bytes = await store.get(ref.key, { signal: this.abort.signal });
+    const call = { signal: this.abort.signal };
+    const bytes = ref.span ? await store.getRange(ref.span.shard, ref.span.offset, ref.span.length, call) : await store.get(ref.key, call);
     this.stats.readMs += performance.now() - t0;
     if (bytes === undefined) throw new ClayError('CHIP_CORRUPT', `chip ${ref.url}: no such object (removed since it was listed)`, { input: ref.url });
     this.stats.bytesRead += bytes.length;
     return bytes;
   }
 
-  /** The given store, or the one at the ref's root (its url without its key), opened once per root. */
+  /** The given store, or the one at the ref's root (its url without its key or shard), opened once per root. */
   private storeOf(ref: ChipRef): Promise<ObjectStore> {
     if (this.options.store) return Promise.resolve(this.options.store);
-    const suffix = `/${ref.key}`;
-    if (!ref.url.endsWith(suffix)) return Promise.reject(new ClayError('BAD_ARGUMENT', `chip url ${ref.url} does not end with its key ${ref.key}`, { input: ref.url }));
-    const root = ref.url.slice(0, ref.url.length - suffix.length) || '/';
+    const url = ref.span ? ref.url.slice(0, ref.url.lastIndexOf('#')) : ref.url;
+    const suffix = `/${ref.span ? ref.span.shard : ref.key}`;
+    if (!url.endsWith(suffix)) return Promise.reject(new ClayError('BAD_ARGUMENT', `chip url ${ref.url} does not end with its ${ref.span ? 'shard' : 'key'} ${suffix.slice(1)}`, { input: ref.url }));
+    const root = url.slice(0, url.length - suffix.length) || '/';
     let store = this.stores.get(root);
     if (store === undefined) {
       store = openStore(root, this.options.env ? { env: this.options.env } : {});

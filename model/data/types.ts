@@ -16,6 +16,18 @@ export interface ChipRef {
   readonly mgrs: string;
   /** Acquisition date `YYYY-MM-DD`, from the file name (the file's own `date` tag is checked on read). */
   readonly date: string;
+  /**
+   * A chip packed into a training shard (`clay pack`): its record's bytes in the shard. `url` is then
+   * `{shard url}#{member key}` and `key` the chip's id (its key in the chip store it was packed from).
+   */
+  readonly span?: ShardSpan;
+}
+
+/** Where a packed chip's record lies: the shard's key (relative to the shard set's root) and a byte range. */
+export interface ShardSpan {
+  readonly shard: string;
+  readonly offset: number;
+  readonly length: number;
 }
 
 /** Where a chip lies: its grid and its footprint on the ground. */

@@ -18,7 +18,7 @@
  * File metadata (Parquet key-value, in this order): the GeoParquet `geo` key and `clay:chip_index_version`.
  */
 import { ClayError } from '../../core/errors.ts';
-import { readGeoParquet, writeGeoParquet, type Column, type ColumnType, type GeoParquetFile } from '../../core/geoparquet.ts';
+import { columnReader, readGeoParquet, writeGeoParquet, type Column } from '../../core/geoparquet.ts';
 import type { RejectReason } from '../chip/quality.ts';
 
 /** Why a chip was rejected (the chip filter's union). */
@@ -128,32 +128,6 @@ export function writeChipIndex(rows: readonly ChipIndexRow[]): Uint8Array {
     { columns: toColumns(rows), geometry: { name: 'geometry', polygons: rows.map((r) => [r.footprint]) } },
     { compression: 'snappy', metadata: { [CHIP_INDEX_VERSION_KEY]: CHIP_INDEX_VERSION } },
   );
-}
-
-function hasType<T extends ColumnType>(c: Column, type: T): c is Extract<Column, { type: T }> {
-  return c.type === type;
-}
-
-/** Typed access to the columns of a chip index file; IO naming the file for a missing or mistyped column. */
-function columnReader(file: GeoParquetFile, fail: (message: string) => ClayError) {
-  const byName = new Map(file.columns.map((c) => [c.name, c]));
-  const column = <T extends ColumnType>(name: string, type: T): Extract<Column, { type: T }> => {
-    const c = byName.get(name);
-    if (c === undefined || !hasType(c, type)) throw fail(`column '${name}' is missing or not ${type}`);
-    return c;
-  };
-  return {
-    text: (name: string): string[] =>
-      column(name, 'utf8').values.map((v, row) => {
-        if (v === null) throw fail(`column '${name}' is null at row ${row}`);
-        return v;
-      }),
-    /** Nulls, which this module never writes, read as NaN. */
-    float: (name: string): number[] => column(name, 'float64').values.map((v) => v ?? Number.NaN),
-    int: (name: string): readonly number[] => column(name, 'int32').values,
-    bool: (name: string): readonly boolean[] => column(name, 'bool').values,
-    list: (name: string): readonly (readonly string[])[] => column(name, 'list<utf8>').values,
-  };
 }
 
 /**

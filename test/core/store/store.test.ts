@@ -94,6 +94,20 @@ for (const backend of backends) {
       assert.deepEqual(await collect(store.list('')), [{ key: 'k', size: 1 }]);
     });
 
+    test('getRange: the bytes of one range; a missing key is undefined; a range past the end is IO; a bad range BAD_ARGUMENT', async () => {
+      const store = await backend.fresh();
+      const body = randomBytes(70_000);
+      await store.put('s/shard.tar', body);
+      assert.deepEqual(await store.getRange('s/shard.tar', 0, 10), new Uint8Array(body.subarray(0, 10)));
+      assert.deepEqual(await store.getRange('s/shard.tar', 65_537, 4463), new Uint8Array(body.subarray(65_537)));
+      assert.equal(await store.getRange('s/other.tar', 0, 10), undefined);
+      await rejectsWith(store.getRange('s/shard.tar', 69_999, 2), 'IO');
+      await rejectsWith(store.getRange('s/shard.tar', 70_000, 1), 'IO');
+      await rejectsWith(store.getRange('s/shard.tar', -1, 2), 'BAD_ARGUMENT');
+      await rejectsWith(store.getRange('s/shard.tar', 0, 0), 'BAD_ARGUMENT');
+      await rejectsWith(store.getRange('s/shard.tar', 0.5, 2), 'BAD_ARGUMENT');
+    });
+
     test('a missing key: get is undefined, exists is false, remove is a no-op', async () => {
       const store = await backend.fresh();
       assert.equal(await store.get('nope.tif'), undefined);
