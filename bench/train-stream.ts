@@ -6,7 +6,10 @@
  * (goal: >= 0.9, i.e. decoding hides behind the training step).
  *
  *   node --import tsx bench/train-stream.ts [--chips DIR] [--epochs 3] [--batch 4] [--workers 1] [--prefetch 2]
- *                                           [--train-steps 6] [--no-train]
+ *                                           [--train-steps 6] [--no-train] [--no-shards]
+ *
+ * (e) `Bench:Source` lines: the same chips as GeoTIFF chips and packed into shards (codecs none, deflate),
+ * chips/s per decode core and the cores needed for 500 chips/s (issue 28).
  *
  * `--chips DIR` reuses chips made earlier (any folder `listChips` accepts); otherwise they are generated
  * into a temporary folder from the sources (`clay demo`, the same as `node bin/clay.js demo` after
@@ -19,6 +22,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DecodePool } from '../model/data/decode-pool.ts';
 import { listChips } from '../model/data/list-chips.ts';
+import { shardEpochOrder } from '../model/data/order.ts';
+import { packShards } from '../model/data/pack.ts';
+import { openShardSet } from '../model/data/shard-set.ts';
+import type { ObjectStore } from '../core/store/store.ts';
 import { chipStream, type ChipStreamOptions, type ChipStreamStats } from '../model/data/stream.ts';
 import type { ChipRef } from '../model/data/types.ts';
 import { initBackend } from '../model/backend.ts';
@@ -100,14 +107,14 @@ export interface StreamRate {
 }
 
 /** (a) Reads `epochs` epochs (shuffled, seed 1) with one decode pool kept across them; nothing else runs. */
-export async function streamRate(refs: readonly ChipRef[], opts: { epochs: number; batchSize: number; workers: number; prefetch: number }): Promise<StreamRate[]> {
+export async function streamRate(refs: readonly ChipRef[], opts: { epochs: number; batchSize: number; workers: number; prefetch: number; store?: ObjectStore; order?: (epoch: number) => Uint32Array }): Promise<StreamRate[]> {
   const pool = new DecodePool(opts.workers, { size: 512 });
   const out: StreamRate[] = [];
   try {
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
       const rss = new RssSampler();
       const t0 = performance.now();
-      const s = chipStream({ refs, batchSize: opts.batchSize, shuffle: true, seed: 1, epoch, prefetch: opts.prefetch, pool });
+      const s = chipStream({ refs, batchSize: opts.batchSize, shuffle: true, seed: 1, epoch, prefetch: opts.prefetch, pool, ...(opts.store ? { store: opts.store } : {}), ...(opts.order ? { order: opts.order(epoch) } : {}) });
       let samples = 0;
       for await (const b of s) samples += b.batch;
       const seconds = (performance.now() - t0) / 1000;
@@ -264,6 +271,7 @@ async function main(): Promise<void> {
         MBps: round(r.stats.bytesRead / MiB / r.seconds), peakBuffered: r.stats.peakBuffered, bound: r.stats.bound,
       });
     }
+    if (!process.argv.includes('--no-shards')) await shardRates(chips, { epochs, batchSize, workers, prefetch }, print);
     if (process.argv.includes('--no-train')) return;
     const synthetic = await syntheticTrainRate({ steps, batch: 2 });
     print({ event: 'Bench:TrainSynthetic', samplesPerSec: round(synthetic.samplesPerSec), bestStep: round(synthetic.bestStep), meanStep: round(synthetic.meanStep), steps, rssMiB: synthetic.rss });
@@ -285,6 +293,36 @@ async function main(): Promise<void> {
     });
   } finally {
     await chips.cleanup();
+  }
+}
+
+/**
+ * Issue 28's figure: the same chips read as GeoTIFF chips and as training shards (`packShards`, codecs none
+ * and deflate), one stream epoch each with the same decode workers; chips/s per decode core is 1000 / the
+ * decode milliseconds per chip (a worker's own time), and the cores needed for 500 chips/s follow from it.
+ */
+async function shardRates(chips: BenchChips, opts: { epochs: number; batchSize: number; workers: number; prefetch: number }, print: (o: Record<string, unknown>) => void): Promise<void> {
+  const tmp = await mkdtemp(join(tmpdir(), 'clay-bench-shards-'));
+  try {
+    const geotiff = (await streamRate(chips.refs, { ...opts, epochs: 1 }))[0]!;
+    const perCore = (r: StreamRate): number => 1000 / Math.max(1e-9, r.stats.decodeMs / Math.max(1, r.stats.chips));
+    print({ event: 'Bench:Source', source: 'geotiff', chips: geotiff.samples, samplesPerSec: round(geotiff.samplesPerSec), decodeMsPerChip: round(geotiff.stats.decodeMs / geotiff.stats.chips), chipsPerSecPerDecodeCore: round(perCore(geotiff)), coresFor500: round(500 / perCore(geotiff)), MB: round(geotiff.stats.bytesRead / MiB), rssMiB: geotiff.rss });
+    for (const codec of ['none', 'deflate'] as const) {
+      const out = join(tmp, codec);
+      const t0 = performance.now();
+      const packed = await packShards({ source: chips.dir, out, codec, workers: opts.workers });
+      const packS = (performance.now() - t0) / 1000;
+      const set = await openShardSet(out);
+      const r = (await streamRate(set.refs, { ...opts, epochs: 1, store: set.store, order: (e) => shardEpochOrder(set.shardOf, 1, e) }))[0]!;
+      print({
+        event: 'Bench:Source', source: `shards (${codec})`, chips: r.samples, samplesPerSec: round(r.samplesPerSec), decodeMsPerChip: round(r.stats.decodeMs / r.stats.chips),
+        chipsPerSecPerDecodeCore: round(perCore(r)), coresFor500: round(500 / perCore(r)), MB: round(r.stats.bytesRead / MiB), rssMiB: r.rss,
+        perCoreVsGeotiff: round(perCore(r) / perCore(geotiff)), wallVsGeotiff: round(r.samplesPerSec / geotiff.samplesPerSec),
+        pack: { seconds: round(packS), shards: packed.shards, MB: round(packed.bytes / MiB) },
+      });
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
 }
 

@@ -151,7 +151,8 @@ export class LocalStore implements ObjectStore {
       throw failure('read', path, err, options.signal);
     }
     try {
-      const out = new Uint8Array(length);
+      // Filled below or refused: not zeroed first.
+      const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
       let got = 0;
       while (got < length) {
         const { bytesRead } = await file.read(out, got, length - got, offset + got);
