@@ -59,6 +59,12 @@ function jsTable(): Float32Array {
   return table;
 }
 
+/** The float32 bits of every float16 bit pattern (the table the JS path reads). */
+export function halfTableBits(): Uint32Array {
+  const t = jsTable();
+  return new Uint32Array(t.buffer, t.byteOffset, t.length);
+}
+
 /** The SIMD kernel on this thread's memory, grown to hold `bytes`; null where WebAssembly SIMD is missing. */
 function kernelFor(bytes: number): HalfKernel | null {
   if (kernel === null) return null;

@@ -18,11 +18,11 @@
  */
 import { deflateSync } from 'node:zlib';
 import { ClayError, errorMessage, isClayError } from '../../core/errors.ts';
-import { halfBitsFromFloat32Bits, halfToNumber } from '../../core/float16.ts';
+import { halfBitsFromFloat32Bits } from '../../core/float16.ts';
 import type { GeoTransform } from '../../core/grid.ts';
 import { inflateNativeSync } from '../../pipeline/read/inflate.ts';
 import { NUM_BANDS } from '../config.ts';
-import { halfToFloat32 } from './half-float.ts';
+import { halfTableBits, halfToFloat32 } from './half-float.ts';
 import type { ChipRef, ChipSample } from './types.ts';
 
 /** How the pixels of a chip are stored in a shard. */
@@ -108,11 +108,12 @@ export function shardRecord(sample: ChipSample, position: number, codec: ShardCo
   if (pixels.length !== NUM_BANDS * sample.width * sample.height) throw new ClayError('INTERNAL', `chip ${id}: ${pixels.length} values for ${NUM_BANDS} x ${sample.width} x ${sample.height}`);
   const words = new Uint32Array(pixels.buffer, pixels.byteOffset, pixels.length);
   const n = pixels.length;
+  const HALF_BITS = halfTableBits();
   const half = new Uint16Array(n);
   for (let i = 0; i < n; i++) {
     const h = halfBitsFromFloat32Bits(words[i]!);
     // The inverse must give the same float32 (NaN payloads aside): else the value was not a float16.
-    if (HALF_TO_F32_BITS[h] !== words[i] && !Number.isNaN(pixels[i])) throw new ClayError('INTERNAL', `chip ${id}: pixel ${i} (${pixels[i]}) is not a float16 value`);
+    if (HALF_BITS[h] !== words[i] && !Number.isNaN(pixels[i])) throw new ClayError('INTERNAL', `chip ${id}: pixel ${i} (${pixels[i]}) is not a float16 value`);
     half[i] = h;
   }
   let data: Uint8Array;
@@ -139,12 +140,6 @@ export function shardRecord(sample: ChipSample, position: number, codec: ShardCo
   return { chunks, length: chunks.reduce((s, c) => s + c.length, 0), meta };
 }
 
-/** float32 bits of every float16 bit pattern. */
-const HALF_TO_F32_BITS: Uint32Array = (() => {
-  const f = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) f[h] = halfToNumber(h);
-  return new Uint32Array(f.buffer);
-})();
 
 function corrupt(ref: ChipRef, why: string, cause?: unknown): ClayError {
   return new ClayError('CHIP_CORRUPT', `chip ${ref.url}: ${why}`, { input: ref.url, ...(cause === undefined ? {} : { cause }) });
@@ -203,8 +198,6 @@ export function decodeShardRecord(bytes: Uint8Array, ref: ChipRef): ChipSample {
       const own = stored.byteOffset % 2 === 0 ? stored : stored.slice();
       pixels = halfToFloat32(new Uint16Array(own.buffer, own.byteOffset, n));
     } else {
-      pixels = new Float32Array(n);
-      const out = new Uint32Array(pixels.buffer);
       let planes: Uint8Array;
       try {
         planes = inflateNativeSync(stored, 2 * n);
@@ -212,7 +205,9 @@ export function decodeShardRecord(bytes: Uint8Array, ref: ChipRef): ChipSample {
         throw corrupt(ref, `${pm.name} does not inflate: ${errorMessage(err)}`, err);
       }
       if (planes.length !== 2 * n) throw corrupt(ref, `${pm.name} inflates to ${planes.length} bytes, expected ${2 * n}`);
-      for (let i = 0; i < n; i++) out[i] = HALF_TO_F32_BITS[(planes[i]! << 8) | planes[n + i]!]!;
+      const half = new Uint16Array(n);
+      for (let i = 0; i < n; i++) half[i] = (planes[i]! << 8) | planes[n + i]!;
+      pixels = halfToFloat32(half);
     }
     return {
       url: ref.url, key: ref.key, mgrs: meta.mgrs, date: meta.date, epsg: meta.epsg, transform: meta.transform,
