@@ -13,7 +13,7 @@ port.on('message', (req: DecodeRequest) => {
   const t0 = performance.now();
   let reply: DecodeReply;
   try {
-    const sample = decodeAny(req.bytes, req.ref, req.options);
+    const sample = decodeAny(req.bytes, req.ref, req.options, req.spare);
     reply = { id: req.id, ok: true, sample, ms: performance.now() - t0 };
     const buf = sample.pixels.buffer;
     port.postMessage(reply, buf instanceof ArrayBuffer ? [buf] : []);

@@ -80,11 +80,15 @@ function kernelFor(bytes: number): HalfKernel | null {
   }
 }
 
-/** The float32 values of `src`'s float16 bit patterns, as a new Float32Array (its own buffer: transferable). */
-export function halfToFloat32(src: Uint16Array, options: { simd?: boolean } = {}): Float32Array {
+/**
+ * The float32 values of `src`'s float16 bit patterns: written into `options.out` when given (it must have
+ * `src.length` values), else into a new Float32Array with a buffer of its own (transferable).
+ */
+export function halfToFloat32(src: Uint16Array, options: { simd?: boolean; out?: Float32Array } = {}): Float32Array {
   const n = src.length;
   // Every value is written below: no need to zero 4n bytes first (allocUnsafeSlow: a buffer of its own).
-  const out = new Float32Array(Buffer.allocUnsafeSlow(4 * n).buffer, 0, n);
+  if (options.out !== undefined && options.out.length !== n) throw new RangeError(`halfToFloat32: out has ${options.out.length} values, src ${n}`);
+  const out = options.out ?? new Float32Array(Buffer.allocUnsafeSlow(4 * n).buffer, 0, n);
   const n8 = n - (n % 8);
   const dstAt = Math.ceil((2 * n) / 16) * 16;
   const k = options.simd === false || n8 === 0 ? null : kernelFor(dstAt + 4 * n);

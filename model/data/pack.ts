@@ -14,7 +14,7 @@
  * Chips are read and normalised by the chip stream itself (`chipStream`: its decode workers, its skipping
  * of corrupt chips), so a shard holds exactly what the stream would have yielded.
  */
-import { ClayError } from '../../core/errors.ts';
+import { ClayError, errorMessage } from '../../core/errors.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 import { openStore } from '../../core/store/open-store.ts';
 import { NUM_BANDS } from '../config.ts';
@@ -98,14 +98,31 @@ export async function packShards(o: PackOptions): Promise<PackSummary> {
   const same = (p: PackPlan): boolean => p.listingSha256 === plan.listingSha256 && p.seed === plan.seed && p.codec === plan.codec && p.chipsPerShard === plan.chipsPerShard && p.size === plan.size;
   const earlier = await store.get(PLAN_KEY, call);
   let found: PackPlan | undefined;
+  // What is already at --out and cannot be resumed: a plan that does not parse as one, or shards and
+  // index parts with no plan (another tool's folder, or a plan removed by hand). Their index parts would
+  // otherwise count as complete shards of this pack.
+  let unknown: string | undefined;
   if (earlier !== undefined) {
     try {
-      found = JSON.parse(new TextDecoder().decode(earlier)) as PackPlan;
-    } catch {
-      found = undefined;
+      const parsed = JSON.parse(new TextDecoder().decode(earlier)) as Partial<PackPlan> | null;
+      if (parsed?.format !== 'clay-pack-plan' || parsed.version !== 1) unknown = `${store.url(PLAN_KEY)} is not a version 1 pack plan`;
+      else found = parsed as PackPlan;
+    } catch (err) {
+      unknown = `${store.url(PLAN_KEY)} is not JSON (${errorMessage(err)})`;
+    }
+  } else {
+    for (const prefix of ['index/', 'shards/']) {
+      for await (const entry of store.list(prefix, call)) {
+        unknown = `${store.url(entry.key)} is there but no ${PLAN_KEY}`;
+        break;
+      }
+      if (unknown !== undefined) break;
     }
   }
-  if (o.force || (found !== undefined && !same(found))) {
+  if (unknown !== undefined && !o.force) {
+    throw new ClayError('BAD_ARGUMENT', `${unknown}: not a pack this can resume; --force to pack again from scratch, or another --out`, { input: o.out });
+  }
+  if (o.force || unknown !== undefined || (found !== undefined && !same(found))) {
     if (found !== undefined && !same(found) && !o.force) {
       const what = found.listingSha256 !== plan.listingSha256 ? `another listing (${found.chips} chips, ${refs.length} now)` : `other settings (seed ${found.seed}, codec ${found.codec}, ${found.chipsPerShard} chips per shard)`;
       throw new ClayError('BAD_ARGUMENT', `${store.url(PLAN_KEY)} is a pack of ${what}: --force to pack again from scratch, or another --out`, { input: o.out });

@@ -173,8 +173,12 @@ function readMember(bytes: Uint8Array, at: number, ref: ChipRef): Member {
   return { name: text(0, 100), size, data, next };
 }
 
-/** The chip in one record's bytes (`[offset, offset + length)` of its shard), as the chip stream yields it. */
-export function decodeShardRecord(bytes: Uint8Array, ref: ChipRef): ChipSample {
+/**
+ * The chip in one record's bytes (`[offset, offset + length)` of its shard), as the chip stream yields it.
+ * `out`: a spare buffer for the pixels (the decode pool recycles batch-stacked ones); used when it holds
+ * exactly the chip's float32 values, else a new one is allocated.
+ */
+export function decodeShardRecord(bytes: Uint8Array, ref: ChipRef, out?: ArrayBuffer): ChipSample {
   try {
     const jm = readMember(bytes, 0, ref);
     if (!jm.name.endsWith('.json')) throw corrupt(ref, `first member ${jm.name} is not the chip's .json`);
@@ -191,12 +195,13 @@ export function decodeShardRecord(bytes: Uint8Array, ref: ChipRef): ChipSample {
     if (pm.name !== `${key}${PIXEL_SUFFIX[meta.codec]}`) throw corrupt(ref, `pixel member ${pm.name}, expected ${key}${PIXEL_SUFFIX[meta.codec]}`);
     const n = NUM_BANDS * meta.width * meta.height;
     const stored = bytes.subarray(pm.data, pm.data + pm.size);
+    const into = out !== undefined && out.byteLength === 4 * n ? { out: new Float32Array(out) } : {};
     let pixels: Float32Array;
     if (meta.codec === 'none') {
       if (stored.length !== 2 * n) throw corrupt(ref, `${pm.name} holds ${stored.length} bytes, expected ${2 * n}`);
       // A Uint16Array view needs an even offset: a copy when the record's buffer is odd.
       const own = stored.byteOffset % 2 === 0 ? stored : stored.slice();
-      pixels = halfToFloat32(new Uint16Array(own.buffer, own.byteOffset, n));
+      pixels = halfToFloat32(new Uint16Array(own.buffer, own.byteOffset, n), into);
     } else {
       let planes: Uint8Array;
       try {
@@ -207,7 +212,7 @@ export function decodeShardRecord(bytes: Uint8Array, ref: ChipRef): ChipSample {
       if (planes.length !== 2 * n) throw corrupt(ref, `${pm.name} inflates to ${planes.length} bytes, expected ${2 * n}`);
       const half = new Uint16Array(n);
       for (let i = 0; i < n; i++) half[i] = (planes[i]! << 8) | planes[n + i]!;
-      pixels = halfToFloat32(half);
+      pixels = halfToFloat32(half, into);
     }
     return {
       url: ref.url, key: ref.key, mgrs: meta.mgrs, date: meta.date, epsg: meta.epsg, transform: meta.transform,

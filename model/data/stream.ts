@@ -10,7 +10,8 @@
  * Memory: at most `prefetch` complete batches wait for the consumer, and reads start only for the batches
  * needed: while the consumer waits, the one it asked for, plus `prefetch` ahead. Decoded samples not yet
  * handed over never exceed `stats.bound = (prefetch + 1) * batchSize` (`stats.buffered` counts them), and
- * at most `inFlight` reads and decodes run at once. A consumer that stops pulling stops the reading once
+ * at most `inFlight` reads and decodes run at once. A shard record's pixel buffer, once stacked into a
+ * batch, is kept for a later decode (`DecodePool.recycle`): at most one batch of them besides the bound. A consumer that stops pulling stops the reading once
  * the prefetch is full. `return()` (a `break` out of `for await`) or `close()` aborts reads and terminates
  * the workers.
  *
@@ -99,6 +100,8 @@ export interface ChipStreamStats {
   position: number;
   /** Workers of the decode pool running (0 once the stream closed its own pool). */
   workers: number;
+  /** Decodes of this stream handed a recycled pixel buffer (shard records; see `DecodePool.recycle`). */
+  recycled: number;
 }
 
 /** One epoch of batches; iterate once. */
@@ -163,7 +166,7 @@ class Stream implements ChipStream {
     this.pool = options.pool ?? new DecodePool(workers, { size: options.size ?? 512 });
     this.stats = {
       total: 0, chips: 0, delivered: 0, corrupt: 0, corruptUrls: [], bytesRead: 0, readMs: 0, decodeMs: 0, waitMs: 0,
-      buffered: 0, peakBuffered: 0, bound: (this.prefetch + 1) * batchSize, inFlight: 0, position: options.skip ?? 0, workers: 0,
+      buffered: 0, peakBuffered: 0, bound: (this.prefetch + 1) * batchSize, inFlight: 0, position: options.skip ?? 0, workers: 0, recycled: 0,
     };
     const signal = options.signal;
     const onAbort = (): void => {
@@ -307,9 +310,12 @@ class Stream implements ChipStream {
 
   /** Turns the assembled samples into a batch; `resumeAt` is the position after the batch. */
   private emit(resumeAt: number): void {
-    const samples = this.assembling.map((a) => a.sample);
+    const assembled = this.assembling;
+    const samples = assembled.map((a) => a.sample);
     this.assembling = [];
     this.ready.push(toBatch(samples, resumeAt));
+    // Copied into the batch: a shard record's pixel buffer goes back to the pool for the next decodes.
+    for (const a of assembled) if (this.refs?.[this.order![a.pos]!]?.span !== undefined) this.pool.recycle(a.sample.pixels, this.batchSize);
   }
 
   private run(task: Task): void {
@@ -330,6 +336,7 @@ class Stream implements ChipStream {
     }).then(
       (d) => {
         this.stats.decodeMs += d.ms;
+        if (d.recycled) this.stats.recycled++;
         settle({ ok: true, sample: d.sample });
       },
       (error: unknown) => settle({ ok: false, error }),

@@ -109,9 +109,12 @@ test('pack: tar shards that tar lists; every chip bit for bit what the GeoTIFF s
   assert.equal(set.refs.length, 24);
   assert.match(set.manifest.skipped[0] ?? '', /claytile_31TGL_20210615_v02_0009\.tif$/);
   const want = await samples(chipStream({ refs: await listChips(chips), batchSize: 3, size: SIZE, workers: 1, logger }));
-  const got = await samples(chipStream({ refs: set.refs, store: set.store, batchSize: 5, size: SIZE, workers: 1, logger }));
+  const shardStream = chipStream({ refs: set.refs, store: set.store, batchSize: 5, size: SIZE, workers: 1, logger });
+  const got = await samples(shardStream);
   assert.equal(got.size, 24);
   for (const [id, w] of want) assert.deepEqual(got.get(id), w, id);
+  // Most chips were decoded into the buffers of chips already stacked into batches, and are still exact.
+  assert.ok(shardStream.stats.recycled >= 10, `${shardStream.stats.recycled} of 24 decodes recycled a buffer`);
   // Python's tarfile and numpy would read a member the same way: raw float16 little-endian, [13, H, W].
   const extract = join(dir, 'x');
   await mkdir(extract);
@@ -128,7 +131,9 @@ test('codec deflate: fewer bytes, the same chips', async () => {
   const none = await openShardSet(join(dir, 'packed'));
   assert.ok(s.bytes < none.manifest.bytes, `${s.bytes} vs ${none.manifest.bytes}`);
   const set = await openShardSet(out);
-  const a = await samples(chipStream({ refs: none.refs, store: none.store, batchSize: 4, size: SIZE, workers: 0 }));
+  const onThread = chipStream({ refs: none.refs, store: none.store, batchSize: 4, size: SIZE, workers: 0 });
+  const a = await samples(onThread);
+  assert.ok(onThread.stats.recycled >= 10, `${onThread.stats.recycled} decodes on the calling thread recycled a buffer`);
   const b = await samples(chipStream({ refs: set.refs, store: set.store, batchSize: 4, size: SIZE, workers: 1 }));
   assert.deepEqual([...b.entries()].sort(), [...a.entries()].sort());
 });
@@ -196,6 +201,17 @@ test('pack resumes: a pack stopped mid-way keeps its complete shards and ends wi
   const forced = await packShards({ ...opts, seed: 3, force: true });
   assert.equal(forced.made, forced.shards);
   assert.notDeepEqual(await shardHashes(out), hashes);
+  // A plan that is not one, or shards with no plan: refused (their index parts are not this pack's), and
+  // the shards stay; --force packs again from scratch.
+  const before = await shardHashes(out);
+  await writeFile(join(out, 'pack.json'), '{"format": "clay-pack-plan", "vers');
+  await assert.rejects(packShards({ ...opts, seed: 3 }), (e: unknown) => isClayError(e, 'BAD_ARGUMENT') && /pack\.json is not JSON.*--force/.test((e as Error).message));
+  await rm(join(out, 'pack.json'));
+  await assert.rejects(packShards({ ...opts, seed: 3 }), (e: unknown) => isClayError(e, 'BAD_ARGUMENT') && /index\/shard-00000\.parquet is there but no pack\.json/.test((e as Error).message));
+  assert.deepEqual(await shardHashes(out), before);
+  const remade = await packShards({ ...opts, seed: 3, force: true });
+  assert.equal(remade.made, remade.shards);
+  assert.deepEqual(await shardHashes(out), before, 'the same plan packed again gives the same bytes');
 });
 
 test('s3 both ways: chips in a bucket packed into a folder, and a folder packed into a bucket, read back the same', async () => {
