@@ -12,6 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ClayError, type ErrorCode } from '../core/errors.ts';
@@ -20,6 +21,7 @@ import { OPTIMIZER_FILE, WEIGHTS_FILE } from './checkpoint.ts';
 import { DEFAULT_ADAMW, type AdamWConstants, type EngineBatch, type EngineOptions, type TrainEngine } from './engine.ts';
 import { initStateDict } from './params.ts';
 import { encodeSafetensors } from './safetensors.ts';
+import type { RankLayout } from './torch-ranks.ts';
 
 const run = promisify(execFile);
 
@@ -38,6 +40,11 @@ export interface TorchEngineOptions extends EngineOptions {
   readonly python?: string;
   /** torch's intra-op threads (default torch's own choice). */
   readonly threads?: number;
+  /**
+   * Data parallel: torchrun's ranks (`torch-ranks.ts`), `batch` chips of every micro-batch each (rank r
+   * takes chips [r x batch, (r + 1) x batch) of it: micro-batches are the whole step's, world x batch).
+   */
+  readonly ranks?: RankLayout;
   readonly logger: Logger;
 }
 
@@ -75,7 +82,7 @@ export async function findTorchPython(python?: string): Promise<{ python: string
 }
 
 /** A reply of the engine process. */
-interface Reply {
+export interface Reply {
   ok: boolean;
   code?: string;
   message?: string;
@@ -88,26 +95,26 @@ const KNOWN: ReadonlySet<string> = new Set(['BAD_ARGUMENT', 'MODEL_CONFIG', 'WEI
 /** Bytes of a float32 array (no copy). */
 const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** The child process and one request at a time. */
-class EngineProcess {
+/**
+ * One engine process's conversation: requests written to `output` one at a time, a JSON line read back from
+ * `input` for each. The child's stdin/stdout for one process; a TCP connection per rank under torchrun
+ * (`torch-ranks.ts`).
+ */
+export class EngineChannel {
   private readonly lines: AsyncIterator<string>;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly stderr: string[] = [];
-  private exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  private readonly exit: Promise<void>;
 
-  constructor(private readonly child: ChildProcessWithoutNullStreams, private readonly logger: Logger) {
-    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      this.stderr.push(...d.split('\n').filter((l) => l.trim() !== ''));
-      this.stderr.splice(0, Math.max(0, this.stderr.length - 20));
-    });
-    child.stdin.on('error', () => undefined); // a dead child: reported through `exit`
-    this.exit = new Promise((resolve) => child.on('exit', (code, signal) => {
-      this.exited = { code, signal };
-      resolve();
-    }));
+  constructor(
+    private readonly output: Writable,
+    input: Readable,
+    /** Settles when the other end is gone (the process exited, the connection closed). */
+    private readonly gone: Promise<void>,
+    /** The error for a request the other end did not answer. */
+    private readonly died: () => ClayError,
+    private readonly logger: Logger,
+  ) {
+    this.lines = createInterface({ input })[Symbol.asyncIterator]();
+    output.on('error', () => undefined); // a dead peer: reported through `gone`
   }
 
   /** Sends one request (JSON + payloads) and resolves with its reply; a coded ClayError when it fails. */
@@ -117,26 +124,65 @@ class EngineProcess {
     return next;
   }
 
+  /** The next line the other end sends outside a request (a rank's hello), or null when it is gone. */
+  async readLine(): Promise<string | null> {
+    try {
+      const line = await Promise.race([this.lines.next(), this.gone.then(() => null)]);
+      return line === null || line.done === true ? null : line.value;
+    } catch {
+      // A connection reset by a dead peer: it is gone, as a close says.
+      return null;
+    }
+  }
+
   private async send(body: Record<string, unknown>, payload: readonly Uint8Array[]): Promise<Reply> {
-    if (this.exited) throw this.died();
     const json = Buffer.from(JSON.stringify({ ...body, payload: payload.map((p) => p.byteLength) }));
     const head = Buffer.alloc(4);
     head.writeUInt32LE(json.length, 0);
     for (const part of [head, json, ...payload]) {
-      if (!this.child.stdin.write(part)) await new Promise<void>((resolve) => this.child.stdin.once('drain', resolve));
+      if (this.output.destroyed || this.output.writableEnded) throw this.died();
+      if (!this.output.write(part)) {
+        await Promise.race([new Promise<void>((resolve) => this.output.once('drain', resolve)), this.gone]);
+      }
     }
-    const line = await Promise.race([this.lines.next(), this.exit.then(() => null)]);
-    if (line === null || line.done === true) {
-      await this.exit;
+    const line = await this.readLine();
+    if (line === null) {
+      await this.gone;
       throw this.died();
     }
-    const reply = JSON.parse(line.value) as Reply;
+    const reply = JSON.parse(line) as Reply;
     if (!reply.ok) {
       if (reply.traceback) this.logger.debug('Train:Engine:Traceback', { op: String(body['op']), traceback: reply.traceback });
       const code: ErrorCode = reply.code !== undefined && KNOWN.has(reply.code) ? (reply.code as ErrorCode) : 'ENGINE_FAILED';
       throw new ClayError(code, `torch engine (${String(body['op'])}): ${reply.message ?? 'failed'}`, { input: 'torch' });
     }
     return reply;
+  }
+}
+
+/** The child process of one engine and its channel. */
+class EngineProcess {
+  readonly channel: EngineChannel;
+  private readonly stderr: string[] = [];
+  private exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  private readonly exit: Promise<void>;
+
+  constructor(private readonly child: ChildProcessWithoutNullStreams, logger: Logger) {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      this.stderr.push(...d.split('\n').filter((l) => l.trim() !== ''));
+      this.stderr.splice(0, Math.max(0, this.stderr.length - 20));
+    });
+    this.exit = new Promise((resolve) => child.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+      resolve();
+    }));
+    this.channel = new EngineChannel(child.stdin, child.stdout, this.exit, () => this.died(), logger);
+  }
+
+  request(body: Record<string, unknown>, payload: readonly Uint8Array[] = []): Promise<Reply> {
+    if (this.exited) return Promise.reject(this.died());
+    return this.channel.request(body, payload);
   }
 
   private died(): ClayError {
@@ -176,22 +222,45 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
     weights = join(tmp, WEIGHTS_FILE);
     await writeFile(weights, encodeSafetensors(initStateDict(o.cfg, o.start.seed), { format: 'pt' }));
   }
-  const child = spawn(python, ['-m', 'clay_torch.serve'], {
-    cwd: pkg, stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONPATH: [pkg, process.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' },
-  });
-  const proc = new EngineProcess(child, o.logger);
+  const env = { ...process.env, PYTHONPATH: [pkg, process.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' };
+  const init = {
+    op: 'init', config: o.cfg, weights, optimizer, optimizerStep, adamw, device: o.device ?? 'auto',
+    precision: o.precision ?? 'fp32', compile: o.compile === true, ...(o.threads !== undefined ? { threads: o.threads } : {}),
+  };
+  // One process on stdin/stdout, or torchrun's ranks (each fed its share of every micro-batch).
+  let peers: { rank: number; request: EngineChannel['request'] }[];
+  let world = 1;
+  let closeAll: () => Promise<void>;
+  let explain = (err: unknown): Promise<unknown> => Promise.resolve(err);
   let info: Reply;
   try {
-    info = await proc.request({
-      op: 'init', config: o.cfg, weights, optimizer, optimizerStep, adamw, device: o.device ?? 'auto',
-      precision: o.precision ?? 'fp32', compile: o.compile === true, ...(o.threads !== undefined ? { threads: o.threads } : {}),
-    });
-  } catch (err) {
-    await proc.close();
-    throw err;
+    if (o.ranks === undefined) {
+      const proc = new EngineProcess(spawn(python, ['-m', 'clay_torch.serve'], { cwd: pkg, stdio: ['pipe', 'pipe', 'pipe'], env }), o.logger);
+      peers = [{ rank: 0, request: (body, payload) => proc.request(body, payload) }];
+      closeAll = () => proc.close();
+      try {
+        info = await proc.request(init);
+      } catch (err) {
+        await proc.close();
+        throw err;
+      }
+    } else {
+      const { startRanks } = await import('./torch-ranks.ts');
+      const group = await startRanks({ python, cwd: pkg, env, layout: o.ranks, logger: o.logger });
+      world = group.world;
+      peers = group.ranks.map((r) => ({ rank: r.rank, request: (body, payload) => r.channel.request(body, payload) }));
+      closeAll = () => group.close();
+      explain = (err) => group.explain(err);
+      try {
+        info = (await Promise.all(peers.map((p) => p.request(init))))[0]!;
+      } catch (err) {
+        const why = await explain(err);
+        await group.close(2000);
+        throw why;
+      }
+    }
   } finally {
-    await rm(tmp, { recursive: true, force: true }); // the child has read the initial weights
+    await rm(tmp, { recursive: true, force: true }); // the children have read the initial weights
   }
   if (info['blas'] === 'reference') {
     o.logger.warn('Train:Engine:SlowBlas', { python, message: 'torch runs on the reference BLAS (about 60x slower): apt-get install -y libopenblas0-pthread' });
@@ -201,11 +270,35 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
     meta: micro.map((m) => ({ batch: m.batch.batch, imageSize: o.cfg.imageSize })),
     payload: micro.flatMap((m) => [bytesOf(m.batch.pixels), bytesOf(m.batch.latlon), bytesOf(m.batch.timestep), bytesOf(m.noise)]),
   });
+  /** Rank `rank`'s share of a micro-batch: chips [rank x batch, +batch) of it, and their weight. */
+  const share = (m: EngineBatch, rank: number) => {
+    const n = m.batch.batch;
+    const lo = rank * o.batch;
+    const hi = Math.min(lo + o.batch, n);
+    const count = Math.max(0, hi - lo);
+    // No chip of a short last batch for this rank: one chip at weight 0 (it must join the all-reduce).
+    const [a, b] = count > 0 ? [lo, hi] : [0, 1];
+    const per = m.batch.pixels.length / n;
+    const tokens = m.noise.length / n;
+    return {
+      meta: { batch: b - a, imageSize: o.cfg.imageSize, weight: count / n },
+      payload: [
+        bytesOf(m.batch.pixels.subarray(a * per, b * per)), bytesOf(m.batch.latlon.subarray(a * 2, b * 2)),
+        bytesOf(m.batch.timestep.subarray(a * 3, b * 3)), bytesOf(m.noise.subarray(a * tokens, b * tokens)),
+      ],
+    };
+  };
   const description: Record<string, string | number | boolean> = { engine: 'torch', python, torch };
   for (const k of ['device', 'gpu', 'blas', 'sdpa', 'bf16', 'compiled', 'threads']) {
     const v = info[k];
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') description[k] = v;
   }
+  if (o.ranks !== undefined) Object.assign(description, { world, nproc: o.ranks.nproc, nnodes: o.ranks.nnodes ?? 1, nodeRank: o.ranks.nodeRank ?? 0 });
+  const rank0 = peers.find((p) => p.rank === 0);
+  const onRank0 = (what: string) => {
+    if (rank0 === undefined) throw new ClayError('INTERNAL', `torch engine: ${what} is rank 0's, and rank 0 is on node 0, not this one`);
+    return rank0;
+  };
   const received: string[][] = [];
   const engine: TorchEngine = {
     name: 'torch',
@@ -216,21 +309,42 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
     description,
     received,
     async step(micro, lr) {
-      const f = frames(micro);
-      const r = await proc.request({ op: 'step', lr, micro: f.meta }, f.payload);
-      step = Number(r['optimizerStep']);
-      received.push(Array.isArray(r['sha256']) ? r['sha256'].map(String) : []);
-      return Number(r['loss']);
+      let replies: Reply[];
+      try {
+        if (o.ranks === undefined) {
+          const f = frames(micro);
+          replies = [await peers[0]!.request({ op: 'step', lr, micro: f.meta }, f.payload)];
+        } else {
+          replies = await Promise.all(peers.map((p) => {
+            const parts = micro.map((m) => share(m, p.rank));
+            return p.request({ op: 'step', lr, micro: parts.map((x) => x.meta) }, parts.flatMap((x) => x.payload));
+          }));
+        }
+      } catch (err) {
+        throw await explain(err);
+      }
+      step = Number(replies[0]!['optimizerStep']);
+      received.push(replies.flatMap((r) => (Array.isArray(r['sha256']) ? r['sha256'].map(String) : [])));
+      // Every rank replies the all-reduced loss of the whole step.
+      return Number(replies[0]!['loss']);
     },
     async loss(b) {
       const f = frames([b]);
-      return Number((await proc.request({ op: 'loss', micro: f.meta }, f.payload))['loss']);
+      try {
+        return Number((await onRank0('validation').request({ op: 'loss', micro: f.meta }, f.payload))['loss']);
+      } catch (err) {
+        throw await explain(err);
+      }
     },
     async writeState(dir, metadata) {
-      await proc.request({ op: 'save', dir, metadata });
+      try {
+        await onRank0('writing a checkpoint').request({ op: 'save', dir, metadata });
+      } catch (err) {
+        throw await explain(err);
+      }
     },
     async close() {
-      await proc.close();
+      await closeAll();
     },
   };
   return engine;

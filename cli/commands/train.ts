@@ -11,6 +11,7 @@ import { createProgress, type Progress } from '../../core/progress.ts';
 import { checkOutput } from '../../core/store/output-check.ts';
 import type { BackendFlag } from '../../model/backend-flags.ts';
 import type { EngineStart } from '../../model/engine.ts';
+import type { RankLayout } from '../../model/torch-ranks.ts';
 import type { TrainResult } from '../../model/train-run.ts';
 import { createContext, type Context, type GlobalOptions } from '../context.ts';
 import { BACKEND_HELP, initModelBackend, parseBackend } from '../model-options.ts';
@@ -43,6 +44,12 @@ export interface TrainCommandOptions {
   precision?: string;
   compile?: boolean;
   python?: string;
+  /** torch engine, data parallel: ranks on this machine (torchrun), `batch` chips each per micro-batch. */
+  nproc?: number;
+  nnodes?: number;
+  nodeRank?: number;
+  rdzvEndpoint?: string;
+  rdzvTimeout?: number;
 }
 
 /** The summary printed at the end (JSON off a TTY). */
@@ -84,7 +91,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   const device = oneOf('--device', o.device, DEVICES, 'auto');
   const precision = oneOf('--precision', o.precision, PRECISIONS, 'fp32');
   if (engine === 'tfjs') {
-    for (const [flag, given] of [['--device', o.device], ['--precision', o.precision], ['--compile', o.compile], ['--python', o.python]] as const) {
+    for (const [flag, given] of [['--device', o.device], ['--precision', o.precision], ['--compile', o.compile], ['--python', o.python], ['--nproc', o.nproc], ['--nnodes', o.nnodes], ['--node-rank', o.nodeRank], ['--rdzv-endpoint', o.rdzvEndpoint], ['--rdzv-timeout', o.rdzvTimeout]] as const) {
       if (given !== undefined) throw new ClayError('BAD_ARGUMENT', `${flag} is an option of --engine torch`, { input: flag });
     }
   } else if (o.backend !== undefined) {
@@ -96,16 +103,31 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   ]);
   const spec = modelSpec(o.model, { ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.patchSize !== undefined ? { patchSize: o.patchSize } : {}) });
   if (engine === 'tfjs') await initModelBackend(ctx, o.backend);
+  // Data parallel: a step takes world x batch chips of the seeded order, `batch` per rank.
+  const distributed = [o.nproc, o.nnodes, o.nodeRank, o.rdzvEndpoint, o.rdzvTimeout].some((v) => v !== undefined);
+  const layout: RankLayout | undefined = distributed ? {
+    nproc: o.nproc ?? 1, ...(o.nnodes !== undefined ? { nnodes: o.nnodes } : {}), ...(o.nodeRank !== undefined ? { nodeRank: o.nodeRank } : {}),
+    ...(o.rdzvEndpoint !== undefined ? { rdzvEndpoint: o.rdzvEndpoint } : {}), ...(o.rdzvTimeout !== undefined ? { rdzvTimeoutS: o.rdzvTimeout } : {}),
+  } : undefined;
+  if (layout !== undefined) {
+    (await import('../../model/torch-ranks.ts')).checkLayout(layout);
+    if ((layout.nodeRank ?? 0) > 0) {
+      throw new ClayError('BAD_ARGUMENT', '--node-rank above 0 is not supported yet: the ranks of other machines are fed by their own clay train, which does not yet run without writing checkpoints', { input: '--node-rank' });
+    }
+  }
+  const world = layout === undefined ? 1 : layout.nproc * (layout.nnodes ?? 1);
+  const stepBatch = o.batch * world;
   const startEngine = engine === 'torch' ? await (async () => {
     const { startTorchEngine } = await import('../../model/torch-engine.ts');
     return (start: EngineStart) => startTorchEngine({
       cfg: spec.config, batch: o.batch, start, device, precision, compile: o.compile === true, logger: ctx.logger,
+      ...(layout !== undefined ? { ranks: layout } : {}),
       ...(o.python !== undefined ? { python: o.python } : {}),
       ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
     });
   })() : undefined;
   const data = await openChipTrainData({
-    source: o.data, batch: o.batch, seed: o.seed, valFraction: o.valFraction, logger: ctx.logger,
+    source: o.data, batch: stepBatch, seed: o.seed, valFraction: o.valFraction, logger: ctx.logger,
     ...(o.shuffleBuffer !== undefined ? { shuffleBuffer: o.shuffleBuffer } : {}),
     ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}),
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
@@ -115,7 +137,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   try {
     await checkOutput(o.out, 'folder');
     result = await trainRun(data, {
-      out: o.out, model: spec, batch: o.batch, accumulate: o.accumulate, lr: o.lr, seed: o.seed,
+      out: o.out, model: spec, batch: stepBatch, accumulate: o.accumulate, lr: o.lr, seed: o.seed,
       checkpointEvery: o.checkpointEvery, keep: o.keep, resume: o.resume === true, source: o.data, logger: ctx.logger,
       ...(startEngine !== undefined ? { engine: startEngine } : {}),
       ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
@@ -184,6 +206,11 @@ export function registerTrain(program: Command, globals: () => GlobalOptions): v
     .option('--precision <p>', 'torch engine: fp32, or bf16 (autocast on CUDA) (default fp32)')
     .option('--compile', 'torch engine: torch.compile the model (torch 2.0+)')
     .option('--python <path>', 'torch engine: the Python with torch (default CLAY_PYTHON, else python3, else /usr/bin/python3)')
+    .option('--nproc <n>', 'torch engine, data parallel: ranks on this machine, one per GPU (or CPU ranks on gloo); --batch chips each', (v) => parseInteger(v, '--nproc', 1))
+    .option('--nnodes <n>', 'torch engine, data parallel: machines (torchrun c10d rendezvous; default 1)', (v) => parseInteger(v, '--nnodes', 1))
+    .option('--node-rank <r>', 'torch engine, data parallel: this machine\'s rank among --nnodes (default 0)', (v) => parseInteger(v, '--node-rank', 0))
+    .option('--rdzv-endpoint <host:port>', 'torch engine, data parallel: the rendezvous every machine joins (needed with --nnodes above 1)')
+    .option('--rdzv-timeout <s>', 'torch engine, data parallel: seconds to wait for every rank (default 300)', (v) => parseInteger(v, '--rdzv-timeout', 1))
     .action(async (opts: TrainCommandOptions) => {
       await runTrain(createContext(globals()), opts);
     });

@@ -16,11 +16,24 @@ a frame: a 4-byte little-endian length, that many bytes of JSON, then the binary
 
 Errors are replies `{"ok": false, "code": ..., "message": ..., "traceback": ...}`; the process exits with
 code 3 when stdin closes mid-frame, 0 after `exit`.
+
+Data parallel (`clay train --nproc N`, torchrun starts this module once per rank): with `CLAY_FEED=host:port`
+in the environment the frames come over a TCP connection to the TypeScript side instead of stdin (the
+first line sent is `{"rank", "localRank", "worldSize", "pid"}`), and with torchrun's `WORLD_SIZE` above 1 the
+model is wrapped in `DistributedDataParallel` (gloo on CPU, NCCL on CUDA, `cuda:LOCAL_RANK`). Each rank gets
+its share of every micro-batch with a `weight` (its chips over the micro-batch's): it backpropagates
+`loss x weight x world / micro-batches`, so DDP's mean over ranks is the gradient of the whole micro-batch's
+mean loss (a rank with no chips of a short last batch gets one chip at weight 0, to take part in the
+all-reduce); the reply's loss is the all-reduced sum, the same on every rank. `loss` and `save` are asked of
+rank 0 alone and touch no collective.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import socket
 import struct
 import sys
 import time
@@ -76,6 +89,16 @@ class Engine:
         if precision == "bf16" and self.device.type != "cuda":
             raise EngineError("BAD_ARGUMENT", "--precision bf16 needs --device cuda (on CPU the engine trains in fp32)")
         self.bf16 = precision == "bf16"
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+                torch.cuda.set_device(self.device)
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
         if "threads" in req:
             torch.set_num_threads(int(req["threads"]))
         torch.manual_seed(0)
@@ -91,6 +114,14 @@ class Engine:
         if req.get("optimizer"):
             self._restore(req["optimizer"], int(req["optimizerStep"]))
         self.forward = torch.compile(self.model) if req.get("compile") and hasattr(torch, "compile") else self.model
+        # Training steps go through DDP when there are several ranks (it all-reduces the gradients in the
+        # backward pass); validation and saving use the model itself and need no other rank.
+        self.train_forward = self.forward
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_forward = DistributedDataParallel(self.forward, device_ids=ids)
 
     def _restore(self, path: str, step: int) -> None:
         moments = read_safetensors(path)
@@ -123,11 +154,12 @@ class Engine:
             out.append(torch.from_numpy(a.reshape(shape).copy()).to(self.device, non_blocking=True))
         return tuple(out)
 
-    def _loss(self, cube: torch.Tensor, latlon: torch.Tensor, timestep: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def _loss(self, cube: torch.Tensor, latlon: torch.Tensor, timestep: torch.Tensor, noise: torch.Tensor, train: bool = False) -> torch.Tensor:
+        forward = self.train_forward if train else self.forward
         if not self.bf16:
-            return self.forward(cube, latlon, timestep, noise)[0]
+            return forward(cube, latlon, timestep, noise)[0]
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-            loss, _ = self.forward(cube, latlon, timestep, noise)
+            loss, _ = forward(cube, latlon, timestep, noise)
         return loss
 
     def step(self, req: dict[str, Any], payload: list[bytes]) -> dict[str, Any]:
@@ -140,11 +172,29 @@ class Engine:
         for k, m in enumerate(micro):
             part = payload[4 * k : 4 * k + 4]
             digests.append(hashlib.sha256(b"".join(part)).hexdigest())
-            loss = self._loss(*self._tensors(m, part))
-            (loss / len(micro)).backward()
-            losses.append(loss.detach())
+            if self.world == 1:
+                loss = self._loss(*self._tensors(m, part))
+                (loss / len(micro)).backward()
+                losses.append(loss.detach())
+                continue
+            weight = float(m["weight"])
+            # Gradients are all-reduced in the last micro-batch's backward only.
+            last = k == len(micro) - 1
+            ctx = contextlib.nullcontext() if last else self.train_forward.no_sync()
+            with ctx:
+                loss = self._loss(*self._tensors(m, part), train=True)
+                (loss * (weight * self.world / len(micro))).backward()
+            losses.append(loss.detach() * weight)
         self.opt.step()
-        mean = float(torch.stack(losses).double().mean())
+        if self.world == 1:
+            mean = float(torch.stack(losses).double().mean())
+        else:
+            import torch.distributed as dist
+
+            total = torch.stack(losses).double().sum().reshape(1) / len(micro)
+            total = total.to(self.device) if self.device.type == "cuda" else total
+            dist.all_reduce(total)
+            mean = float(total.cpu()[0])
         return {"loss": mean, "sha256": digests, "optimizerStep": self.optimizer_step}
 
     def loss(self, req: dict[str, Any], payload: list[bytes]) -> dict[str, Any]:
@@ -199,9 +249,24 @@ def reply(out: IO[str], body: dict[str, Any]) -> None:
     out.flush()
 
 
+def feed_connection() -> tuple[IO[bytes], IO[str]] | None:
+    """The connection to the TypeScript side when `CLAY_FEED=host:port` is set (data parallel), announced."""
+    feed = os.environ.get("CLAY_FEED")
+    if not feed:
+        return None
+    host, _, port = feed.rpartition(":")
+    sock = socket.create_connection((host, int(port)), timeout=60)
+    sock.settimeout(None)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    out = sock.makefile("w", encoding="utf-8")
+    hello = {"rank": int(os.environ.get("RANK", "0")), "localRank": int(os.environ.get("LOCAL_RANK", "0")), "worldSize": int(os.environ.get("WORLD_SIZE", "1")), "pid": os.getpid()}
+    reply(out, hello)
+    return sock.makefile("rb"), out
+
+
 def main() -> int:
-    stdin = sys.stdin.buffer
-    out = sys.stdout
+    conn = feed_connection()
+    stdin, out = conn if conn is not None else (sys.stdin.buffer, sys.stdout)
     engine: Engine | None = None
     while True:
         try:
