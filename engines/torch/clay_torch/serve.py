@@ -274,7 +274,9 @@ def main() -> int:
         except EOFError:
             return 3
         if frame is None:
-            return 0
+            # A rank whose feed closed without `exit`: the TypeScript side is gone. A non-zero exit makes
+            # torchrun stop the other ranks, which may be waiting for this one in a collective.
+            return 3 if conn is not None else 0
         req, payload = frame
         op = req.get("op")
         t0 = time.perf_counter()
