@@ -48,6 +48,11 @@ export interface TrainEngine {
   readonly adamw: AdamWConstants;
   /** Optimizer steps taken (AdamW's own count, restored on resume). */
   readonly optimizerStep: number;
+  /**
+   * False for a data-parallel engine whose ranks here do not include rank 0 (another machine's holds it:
+   * that one validates, writes checkpoints and reports). Absent or true: this engine leads.
+   */
+  readonly leads?: boolean;
   /** What it runs on, for the `Train:Start` event (device, versions, memory estimate, ...). */
   readonly description: Readonly<Record<string, string | number | boolean>>;
   /** One optimizer step at rate `lr`: gradients averaged over `micro`. Resolves with the mean loss before the update. */

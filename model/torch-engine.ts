@@ -296,12 +296,13 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
   if (o.ranks !== undefined) Object.assign(description, { world, nproc: o.ranks.nproc, nnodes: o.ranks.nnodes ?? 1, nodeRank: o.ranks.nodeRank ?? 0 });
   const rank0 = peers.find((p) => p.rank === 0);
   const onRank0 = (what: string) => {
-    if (rank0 === undefined) throw new ClayError('INTERNAL', `torch engine: ${what} is rank 0's, and rank 0 is on node 0, not this one`);
+    if (rank0 === undefined) throw new ClayError('INTERNAL', `torch engine: ${what} is rank 0's, and rank 0 runs on another machine`);
     return rank0;
   };
   const received: string[][] = [];
   const engine: TorchEngine = {
     name: 'torch',
+    leads: rank0 !== undefined,
     adamw,
     get optimizerStep() {
       return step;

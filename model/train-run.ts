@@ -240,11 +240,18 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
     ...(opts.weightDecay === undefined ? {} : { weightDecay: opts.weightDecay }),
     ...(opts.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: opts.memoryLimitBytes }),
   });
+  // A data-parallel machine without rank 0 steps with the others but writes nothing (no metrics, no
+  // checkpoints: rank 0's machine writes them into the same `out`, a shared volume, from which every machine
+  // resumes) and reports no steps; rank 0 validates.
+  const writes = engine.leads !== false;
+  if (!writes) logger.info('Train:Follower', { out, message: 'rank 0 runs on another machine: it writes the metrics and checkpoints and reports the steps' });
   if (existing) {
-    rows = await readMetrics(metricsPath, step);
-    await writeFileAtomic(metricsPath, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    if (writes) {
+      rows = await readMetrics(metricsPath, step);
+      await writeFileAtomic(metricsPath, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    }
     logger.info('Train:Resume', { checkpoint: start.kind === 'checkpoint' ? start.dir : '', step, epoch, position, engine: engine.name });
-  } else {
+  } else if (writes) {
     await writeFileAtomic(metricsPath, '');
   }
   logger.info('Train:Start', {
@@ -262,9 +269,10 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   const stepsBefore = step;
 
   const record = async (r: MetricRow): Promise<void> => {
-    await appendFile(metricsPath, `${JSON.stringify(r)}\n`);
+    if (writes) await appendFile(metricsPath, `${JSON.stringify(r)}\n`);
   };
   const checkpoint = async (): Promise<void> => {
+    if (!writes) return;
     const meta: CheckpointMeta = {
       format: 'clay-checkpoint/1', step,
       model: { size: opts.model.size, config: cfg },
@@ -309,7 +317,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
         await record({ kind: 'train', step, epoch, loss, lr: lrNow });
         const ev: StepEvent = { step, totalSteps, epoch, loss, lr: lrNow, samplesPerSec: stepSamples / ((ms + waitMs) / 1000), waitMs };
         logger.debug('Train:Step', { ...ev });
-        opts.onStep?.(ev);
+        if (writes) opts.onStep?.(ev);
         micro = [];
         waitMs = 0;
         if (!Number.isFinite(loss)) throw new ClayError('MODEL_CONFIG', `the loss became ${loss} at step ${step}; lower --lr`, { input: String(step) });
@@ -334,7 +342,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   }
 
   async function endEpoch(): Promise<void> {
-    if (data.valCount > 0) {
+    if (data.valCount > 0 && writes) {
       const v = await validate(engine, cfg, data, seed);
       validation.push({ step, loss: v, epoch });
       await record({ kind: 'val', step, epoch, loss: v });

@@ -111,9 +111,6 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   } : undefined;
   if (layout !== undefined) {
     (await import('../../model/torch-ranks.ts')).checkLayout(layout);
-    if ((layout.nodeRank ?? 0) > 0) {
-      throw new ClayError('BAD_ARGUMENT', '--node-rank above 0 is not supported yet: the ranks of other machines are fed by their own clay train, which does not yet run without writing checkpoints', { input: '--node-rank' });
-    }
   }
   const world = layout === undefined ? 1 : layout.nproc * (layout.nnodes ?? 1);
   const stepBatch = o.batch * world;

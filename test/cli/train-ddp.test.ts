@@ -10,7 +10,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { decodeSafetensors } from '../../model/safetensors.ts';
 import { bundledChips } from '../helpers/chips.ts';
 import { runCli } from '../helpers/cli.ts';
 
@@ -130,6 +132,40 @@ test('SIGKILL of clay train --nproc 2: torchrun and its ranks do not outlive it'
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && k.killed.some(alive)) await new Promise((r) => setTimeout(r, 250));
     assert.deepEqual(k.killed.filter(alive), [], 'still running');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A loopback port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('two machines (two clay train on loopback, --nnodes 2, one rank each, one shared --out): the machine with rank 0 reports and writes; the weights of one process on the whole batch', async () => {
+  const chips = await bundledChips();
+  const dir = await mkdtemp(join(tmpdir(), 'clay-train-ddp-nodes-'));
+  try {
+    const port = await freePort();
+    const node = (rank: number): string[] => [...args(chips, join(dir, 'shared'), 2), '--nproc', '1', '--nnodes', '2', '--node-rank', String(rank), '--rdzv-endpoint', `127.0.0.1:${port}`, '--rdzv-timeout', '120'];
+    const [a, b] = await Promise.all([runCli(node(0)), runCli(node(1))]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const stepLines = (r: { stderr: string }): number => r.stderr.split('\n').filter((l) => l.includes('"Train:Step"')).length;
+    assert.deepEqual([stepLines(a) + stepLines(b), Math.min(stepLines(a), stepLines(b))], [2, 0], 'one machine reports the 2 steps');
+    assert.ok([a, b].some((r) => r.stderr.includes('"Train:Follower"')));
+    assert.equal((await readFile(join(dir, 'shared', 'metrics.jsonl'), 'utf8')).trim().split('\n').length, 2);
+    const single = await runCli(['train', '--data', chips, '--out', join(dir, 'single'), '--model', 'tiny', '--image-size', '64', '--patch-size', '16', '--batch', '2', '--steps', '2', '--checkpoint-every', '2', '--seed', '5', '--engine', 'torch', '--device', 'cpu']);
+    assert.equal(single.code, 0, single.stderr);
+    const w = async (out: string) => decodeSafetensors(await readFile(join(out, 'checkpoints', 'step-00000002', 'weights.safetensors'))).tensors;
+    const [x, y] = [await w(join(dir, 'shared')), await w(join(dir, 'single'))];
+    let gap = 0;
+    x.forEach((t, i) => t.data.forEach((v, j) => (gap = Math.max(gap, Math.abs(v - y[i]!.data[j]!)))));
+    assert.ok(gap <= 1e-5, `two machines x batch 1 vs one process x batch 2: weights differ by up to ${gap}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
