@@ -7,6 +7,12 @@
  *
  *   node --import tsx bench/train-step.ts [--engines tfjs,torch] [--backends webgpu,wasm,cpu] [--workers 0,2] [--steps 3]
  *     [--cpu-budget 60] [--cases tiny-128-16,small-512-32]   (default: every case; a case is size-image-patch)
+ *     [--nproc 1,2]
+ *
+ * `--nproc 1,2` (with the torch engine): the data-parallel torch engine (torchrun ranks on gloo, one thread
+ * each, `--batch` chips per rank) on each case, samples/s per rank and in all, and the scaling efficiency
+ * (samples/s at N ranks / (N x samples/s at 1 rank)), in one run. On CPU ranks share the machine's cores:
+ * the figure says what the all-reduce costs, not what GPUs would do (docs/deploy.md has that on paper).
  *
  * `webgpu` runs on the adapter Dawn finds (named in the output; on a machine without a GPU that is
  * lavapipe, Vulkan on the CPU: its figures say the path works, not how fast a GPU is). Worker threads are
@@ -100,7 +106,49 @@ function fmt(v: number | null | undefined, d = 3): string {
   return v === null || v === undefined ? '-' : v.toFixed(d);
 }
 
-function main(): void {
+/** Seconds per step of the data-parallel torch engine on `nproc` CPU ranks (batch per rank `c.batch`). */
+async function ddpStep(python: string, c: Case, steps: number, nproc: number): Promise<number> {
+  const [{ startTorchEngine }, { maskNoise }, { createLogger }] = await Promise.all([
+    import('../model/torch-engine.ts'), import('../model/masking.ts'), import('../core/log.ts'),
+  ]);
+  const cfg = clayConfig(c.size, { imageSize: c.img, patchSize: c.patch });
+  const engine = await startTorchEngine({
+    cfg, batch: c.batch, start: { kind: 'init', seed: 1 }, device: 'cpu', threads: 1, python, logger: createLogger({ write: () => undefined }), ranks: { nproc },
+  });
+  try {
+    const n = c.batch * nproc;
+    const batch = { batch: n, pixels: new Float32Array(n * 13 * c.img * c.img).map((_, i) => Math.sin(i)), latlon: new Float32Array(2 * n), timestep: new Float32Array(3 * n) };
+    const times: number[] = [];
+    for (let k = 0; k <= steps; k++) {
+      const t0 = performance.now();
+      await engine.step([{ batch, noise: maskNoise(cfg, n, k) }], 1e-4);
+      if (k > 0) times.push((performance.now() - t0) / 1000); // the first step warms up
+    }
+    return Math.min(...times);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function scaling(python: string, cases: readonly Case[], steps: number, nprocs: number[]): Promise<void> {
+  console.log('# data-parallel torch engine (CPU ranks on gloo, 1 thread each)');
+  console.log('config            ranks  s/step  samples/s  per-rank  efficiency');
+  for (const c of cases) {
+    let base: number | undefined;
+    const row: Record<string, number> = {};
+    for (const n of nprocs) {
+      const s = await ddpStep(python, c, steps, n);
+      const rate = (c.batch * n) / s;
+      base ??= n === 1 ? rate : undefined;
+      const eff = base === undefined ? null : rate / (n * base);
+      row[`samplesPerSec${n}`] = Number(rate.toFixed(3));
+      console.log(`${`${c.size} ${c.img}/${c.patch} b${c.batch}`.padEnd(18)}${String(n).padStart(5)}  ${fmt(s).padStart(6)}  ${fmt(rate, 2).padStart(9)}  ${fmt(rate / n, 2).padStart(8)}  ${eff === null ? '-' : eff.toFixed(2).padStart(10)}`);
+    }
+    console.log(JSON.stringify({ event: 'Bench:Scaling', case: caseName(c), cores: cpus().length, ...row }));
+  }
+}
+
+async function main(): Promise<void> {
   const steps = Number(arg('steps', '3'));
   const cpuBudget = Number(arg('cpu-budget', '60'));
   const engines = arg('engines', 'tfjs,torch').split(',');
@@ -115,6 +163,12 @@ function main(): void {
   if (cases.length === 0) throw new Error(`--cases: none of ${wanted.join(', ')}; known: ${CASES.map(caseName).join(', ')}`);
   console.log(`# clay train-step bench: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ` +
     `engines ${engines.join(', ')}, backends ${backends.join(', ')}, torch ${hasTorch ? python : engines.includes('torch') ? 'no (python3-torch not installed)' : 'not asked'}`);
+  const nprocArg = arg('nproc', '');
+  if (nprocArg !== '') {
+    if (python === null) throw new Error('--nproc needs the torch engine: a Python with torch (Debian: python3-torch)');
+    await scaling(python, cases, steps, nprocArg.split(',').map(Number));
+    return;
+  }
   console.log('config            backend workers  s/step  samples/s  GFLOP/s  peakRSS_MiB  est_MiB  torch_s(1t/2t)  tfjs/torch');
   const cpuGflops: number[] = [];
   const profiles: string[] = [];
@@ -173,4 +227,4 @@ function main(): void {
   for (const p of profiles) console.log(p);
 }
 
-main();
+await main();
