@@ -82,6 +82,28 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   return found;
 }
 
+/** torchrun's default rendezvous port, for endpoints taken from the environment. */
+const RDZV_PORT = 29400;
+
+/**
+ * A machine's place in a multi-machine job when the flags do not say: the node index of an AWS Batch
+ * multi-node parallel job (AWS_BATCH_JOB_NODE_INDEX; the rendezvous on the main node's address, which the
+ * main node itself reaches as localhost) or of a Kubernetes Indexed Job (JOB_COMPLETION_INDEX).
+ */
+function nodeFromEnvironment(o: TrainCommandOptions, env: NodeJS.ProcessEnv = process.env): { nodeRank?: number; rdzvEndpoint?: string } {
+  const index = env.AWS_BATCH_JOB_NODE_INDEX ?? env.JOB_COMPLETION_INDEX;
+  const out: { nodeRank?: number; rdzvEndpoint?: string } = {};
+  if (o.nodeRank === undefined && index !== undefined) {
+    const v = Number(index);
+    if (!Number.isInteger(v) || v < 0) throw new ClayError('BAD_ARGUMENT', `node index ${JSON.stringify(index)} from the environment is not a non-negative integer`, { input: 'AWS_BATCH_JOB_NODE_INDEX' });
+    out.nodeRank = v;
+  }
+  const main = env.AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS;
+  if (main !== undefined && main !== '') out.rdzvEndpoint = `${main}:${RDZV_PORT}`;
+  else if (env.AWS_BATCH_JOB_NODE_INDEX !== undefined && env.AWS_BATCH_JOB_NODE_INDEX === env.AWS_BATCH_JOB_MAIN_NODE_INDEX) out.rdzvEndpoint = `localhost:${RDZV_PORT}`;
+  return out;
+}
+
 /** Runs `clay train` with an existing context. */
 export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<TrainSummary> {
   if (o.steps !== undefined && o.epochs !== undefined) throw new ClayError('BAD_ARGUMENT', '--steps and --epochs cannot be combined', { input: '--steps' });
@@ -105,9 +127,12 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   if (engine === 'tfjs') await initModelBackend(ctx, o.backend);
   // Data parallel: a step takes world x batch chips of the seeded order, `batch` per rank.
   const distributed = [o.nproc, o.nnodes, o.nodeRank, o.rdzvEndpoint, o.rdzvTimeout].some((v) => v !== undefined);
+  const placed = distributed && (o.nnodes ?? 1) > 1 ? nodeFromEnvironment(o) : {};
+  const nodeRank = o.nodeRank ?? placed.nodeRank;
+  const rdzvEndpoint = o.rdzvEndpoint ?? placed.rdzvEndpoint;
   const layout: RankLayout | undefined = distributed ? {
-    nproc: o.nproc ?? 1, ...(o.nnodes !== undefined ? { nnodes: o.nnodes } : {}), ...(o.nodeRank !== undefined ? { nodeRank: o.nodeRank } : {}),
-    ...(o.rdzvEndpoint !== undefined ? { rdzvEndpoint: o.rdzvEndpoint } : {}), ...(o.rdzvTimeout !== undefined ? { rdzvTimeoutS: o.rdzvTimeout } : {}),
+    nproc: o.nproc ?? 1, ...(o.nnodes !== undefined ? { nnodes: o.nnodes } : {}), ...(nodeRank !== undefined ? { nodeRank } : {}),
+    ...(rdzvEndpoint !== undefined ? { rdzvEndpoint } : {}), ...(o.rdzvTimeout !== undefined ? { rdzvTimeoutS: o.rdzvTimeout } : {}),
   } : undefined;
   if (layout !== undefined) {
     (await import('../../model/torch-ranks.ts')).checkLayout(layout);
@@ -205,8 +230,8 @@ export function registerTrain(program: Command, globals: () => GlobalOptions): v
     .option('--python <path>', 'torch engine: the Python with torch (default CLAY_PYTHON, else python3, else /usr/bin/python3)')
     .option('--nproc <n>', 'torch engine, data parallel: ranks on this machine, one per GPU (or CPU ranks on gloo); --batch chips each', (v) => parseInteger(v, '--nproc', 1))
     .option('--nnodes <n>', 'torch engine, data parallel: machines (torchrun c10d rendezvous; default 1)', (v) => parseInteger(v, '--nnodes', 1))
-    .option('--node-rank <r>', 'torch engine, data parallel: this machine\'s rank among --nnodes (default 0)', (v) => parseInteger(v, '--node-rank', 0))
-    .option('--rdzv-endpoint <host:port>', 'torch engine, data parallel: the rendezvous every machine joins (needed with --nnodes above 1)')
+    .option('--node-rank <r>', 'torch engine, data parallel: this machine\'s rank among --nnodes (default AWS_BATCH_JOB_NODE_INDEX, else JOB_COMPLETION_INDEX, else 0)', (v) => parseInteger(v, '--node-rank', 0))
+    .option('--rdzv-endpoint <host:port>', 'torch engine, data parallel: the rendezvous every machine joins, needed with --nnodes above 1 (default on AWS Batch: the main node, port 29400)')
     .option('--rdzv-timeout <s>', 'torch engine, data parallel: seconds to wait for every rank (default 300)', (v) => parseInteger(v, '--rdzv-timeout', 1))
     .action(async (opts: TrainCommandOptions) => {
       await runTrain(createContext(globals()), opts);

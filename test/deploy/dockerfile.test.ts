@@ -83,7 +83,9 @@ function parseDockerfile(text: string): Stage[] {
 function ignored(path: string, patterns: readonly string[]): boolean {
   const segments = path.split('/');
   return patterns.some((p) => {
-    const re = new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '[^/]*')}$`);
+    // `**/` (Docker's any number of folders), then `*` within one name.
+    const body = p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('**/', '\u0000').replaceAll('*', '[^/]*').replaceAll('\u0000', '(?:.*/)?');
+    const re = new RegExp(`^${body}$`);
     return segments.some((_, i) => re.test(segments.slice(0, i + 1).join('/')));
   });
 }
@@ -240,4 +242,30 @@ test('runtime stage: `clay run` takes its row from JOB_COMPLETION_INDEX or AWS_B
   const status = await clay(['status', '--sample', sample, '--out', outDir]);
   assert.equal(status.code, 4);
   assert.equal((JSON.parse(status.stdout) as { indices: string }).indices, '0');
+});
+
+test('train.Dockerfile: build and deps stages on node:20-slim, a PyTorch CUDA runtime with that Node, dist/, the engine package; every COPY source in the context', () => {
+  const stages = parseDockerfile(readFileSync(join(ROOT, 'deploy/train.Dockerfile'), 'utf8'));
+  assert.deepEqual(stages.map((s) => s.name), ['build', 'deps', 'train']);
+  assert.deepEqual(stages.slice(0, 2).map((s) => s.from), ['node:20-slim', 'node:20-slim']);
+  const train = stages[2]!;
+  assert.match(train.from, /^pytorch\/pytorch:2\.\d+\.\d+-cuda\d+\.\d+-cudnn\d+-runtime$/);
+  const copies = train.instructions.filter((i) => i.keyword === 'COPY');
+  const from = (stage: string): string[] => copies.filter((i) => i.flags.from === stage).flatMap((i) => copyParts(i).sources);
+  assert.deepEqual(from('deps').sort(), ['/opt/clay/node_modules', '/usr/local/bin/node']);
+  assert.deepEqual(from('build'), ['/src/dist']);
+  const own = copies.filter((i) => i.flags.from === undefined).flatMap((i) => copyParts(i).sources);
+  assert.ok(own.includes('engines/torch'), 'the engine package beside dist/ (torchPackageDir looks in ../../engines/torch)');
+  for (const stage of stages) {
+    for (const i of stage.instructions.filter((x) => x.keyword === 'COPY' && x.flags.from === undefined)) {
+      for (const src of copyParts(i).sources) {
+        assert.ok(existsSync(join(ROOT, src)), `COPY ${src}: not in the repository`);
+        assert.ok(!ignored(src, dockerignore), `COPY ${src}: excluded by .dockerignore`);
+      }
+    }
+  }
+  assert.ok(ignored('engines/torch/tests/conftest.py', dockerignore) && ignored('engines/torch/clay_torch/__pycache__/serve.cpython-311.pyc', dockerignore));
+  assert.ok(train.instructions.some((i) => i.keyword === 'ENV' && /CLAY_PYTHON=\/opt\/conda\/bin\/python/.test(i.text)));
+  assert.deepEqual(JSON.parse(train.instructions.filter((i) => i.keyword === 'ENTRYPOINT').at(-1)!.text), ['clay']);
+  assert.ok(train.instructions.some((i) => i.keyword === 'RUN' && /clay --help/.test(i.text) && /import torch/.test(i.text)), 'the image checks both sides at build time');
 });
