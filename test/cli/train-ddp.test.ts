@@ -6,15 +6,15 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '../../model/safetensors.ts';
 import { bundledChips } from '../helpers/chips.ts';
 import { runCli } from '../helpers/cli.ts';
+import { engineTree, freePort } from '../helpers/procs.ts';
 
 const ENTRY = fileURLToPath(new URL('../../cli/run.ts', import.meta.url));
 
@@ -22,33 +22,6 @@ const args = (chips: string, out: string, steps: number, extra: string[] = []): 
   'train', '--data', chips, '--out', out, '--model', 'tiny', '--image-size', '64', '--patch-size', '16', '--batch', '1',
   '--steps', String(steps), '--checkpoint-every', '2', '--seed', '5', '--engine', 'torch', '--device', 'cpu', '--nproc', '2', ...extra,
 ];
-
-interface Proc {
-  pid: number;
-  ppid: number;
-  args: string;
-}
-
-function processes(): Proc[] {
-  return execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).trim().split('\n')
-    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3]! }));
-}
-
-/** torchrun and its ranks below `root`. */
-function engineTree(root: number): { launcher: number[]; ranks: number[] } {
-  const all = processes();
-  const parent = new Map(all.map((p) => [p.pid, p.ppid]));
-  const under = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
-    return false;
-  };
-  const mine = all.filter((p) => under(p.pid));
-  return {
-    launcher: mine.filter((p) => p.args.includes('torch.distributed.run')).map((p) => p.pid),
-    ranks: mine.filter((p) => p.args.includes('clay_torch.serve') && !p.args.includes('torch.distributed.run')).map((p) => p.pid),
-  };
-}
 
 const alive = (pid: number): boolean => {
   try {
@@ -136,15 +109,6 @@ test('SIGKILL of clay train --nproc 2: torchrun and its ranks do not outlive it'
     await rm(dir, { recursive: true, force: true });
   }
 });
-
-/** A loopback port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('two machines (two clay train on loopback, --nnodes 2, one rank each, one shared --out): the machine with rank 0 reports and writes; the weights of one process on the whole batch', async () => {
   const chips = await bundledChips();

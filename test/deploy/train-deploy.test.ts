@@ -10,13 +10,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { bundledChips } from '../helpers/chips.ts';
 import { runCli } from '../helpers/cli.ts';
+import { freePort } from '../helpers/procs.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -35,15 +35,6 @@ interface Job {
     completionMode: string; completions: number; parallelism: number;
     template: { metadata: { labels: Record<string, string> }; spec: { subdomain: string; containers: { args: string[]; env: EnvVar[]; resources: { requests: Record<string, string> }; volumeMounts: { name: string; mountPath: string }[] }[] } };
   };
-}
-
-/** A loopback port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** What both platforms' runs add for a CPU test: a tiny model, two steps. */

@@ -9,7 +9,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import { startTorchEngine } from '../../model/torch-engine.ts';
 import { openChipTrainData } from '../../model/data/train-data.ts';
 import { trainRun } from '../../model/train-run.ts';
 import { bundledChips } from '../helpers/chips.ts';
+import { engineTree } from '../helpers/procs.ts';
 
 const quiet = createLogger({ write: () => undefined });
 const cfg = clayConfig('tiny', { imageSize: 32, patchSize: 16 });
@@ -146,23 +146,11 @@ async function weights(out: string): Promise<Map<string, Float32Array>> {
   return new Map(decodeSafetensors(await readFile(file)).tensors.map((t) => [t.name, t.data]));
 }
 
-/** The pids of `clay_torch.serve` processes whose ancestor chain holds `root`. */
-function ranksUnder(root: number): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  const rows = out.trim().split('\n').map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)!).filter(Boolean).map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3]! }));
-  const parent = new Map(rows.map((r) => [r.pid, r.ppid]));
-  const under = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === root) return true;
-    return false;
-  };
-  return rows.filter((r) => r.args.includes('clay_torch.serve') && !r.args.includes('torch.distributed.run') && under(r.pid)).map((r) => r.pid);
-}
-
 test('SIGKILL of one rank: the step fails within a bounded time, naming the rank; no rank is left running', async () => {
   const two = await startTorchEngine({ cfg, batch: 1, start, device: 'cpu', threads: 1, logger: quiet, ranks: { nproc: 2 } });
   try {
     await two.step([batchOf(2, 1)], 1e-3);
-    const ranks = ranksUnder(process.pid);
+    const ranks = engineTree(process.pid).ranks;
     assert.equal(ranks.length, 2, `rank processes found: ${ranks.join(', ')}`);
     const victim = Math.max(...ranks);
     process.kill(victim, 'SIGKILL');
@@ -178,7 +166,7 @@ test('SIGKILL of one rank: the step fails within a bounded time, naming the rank
   } finally {
     await two.close();
   }
-  assert.deepEqual(ranksUnder(process.pid), [], 'no rank left behind');
+  assert.deepEqual(engineTree(process.pid).ranks, [], 'no rank left behind');
 });
 
 test('a rendezvous for 2 nodes with 1 started: a clear error once --rdzv-timeout passes', async () => {
@@ -189,11 +177,5 @@ test('a rendezvous for 2 nodes with 1 started: a clear error once --rdzv-timeout
   );
   const s = (performance.now() - t0) / 1000;
   assert.ok(s < 60, `gave up after ${s.toFixed(1)} s`);
-  assert.deepEqual(launchersUnder(process.pid), [], 'torchrun was stopped');
+  assert.deepEqual(engineTree(process.pid).launcher, [], 'torchrun was stopped');
 });
-
-/** torchrun processes below `root`. */
-function launchersUnder(root: number): number[] {
-  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).trim().split('\n').map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null);
-  return rows.filter((m) => Number(m[2]) === root && m[3]!.includes('torch.distributed.run')).map((m) => Number(m[1]));
-}
