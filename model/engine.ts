@@ -63,4 +63,21 @@ export interface TrainEngine {
   writeState(dir: string, metadata: Record<string, string>): Promise<void>;
   /** Frees the engine (tensors, the child process). */
   close(): Promise<void>;
+  /**
+   * After an `EngineRestarted`: loads `start` (the run's last checkpoint, or the seed's initialisation) into
+   * the restarted processes, which then take steps again. Engines that never restart have none.
+   */
+  restart?(start: EngineStart): Promise<void>;
+}
+
+/**
+ * What a request of an engine rejects with when its processes were lost and have been started again (torchrun's
+ * elastic restart, `clay train --max-restarts`): the state they held is gone, so the run rewinds to its last
+ * checkpoint and calls `restart`. `restarts` counts them in this run, `reason` says what was lost.
+ */
+export class EngineRestarted extends Error {
+  constructor(readonly reason: string, readonly restarts: number, readonly maxRestarts: number) {
+    super(`${reason}; restarted (${restarts} of ${maxRestarts})`);
+    this.name = 'EngineRestarted';
+  }
 }

@@ -18,10 +18,10 @@ import { promisify } from 'node:util';
 import { ClayError, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { OPTIMIZER_FILE, WEIGHTS_FILE } from './checkpoint.ts';
-import { DEFAULT_ADAMW, type AdamWConstants, type EngineBatch, type EngineOptions, type TrainEngine } from './engine.ts';
+import { DEFAULT_ADAMW, EngineRestarted, type AdamWConstants, type EngineBatch, type EngineOptions, type EngineStart, type TrainEngine } from './engine.ts';
 import { initStateDict } from './params.ts';
 import { encodeSafetensors } from './safetensors.ts';
-import type { RankLayout } from './torch-ranks.ts';
+import type { RankGroup, RankLayout } from './torch-ranks.ts';
 
 const run = promisify(execFile);
 
@@ -209,29 +209,36 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
   const { python, torch } = await findTorchPython(o.python);
   const pkg = torchPackageDir();
   const adamw: AdamWConstants = { ...DEFAULT_ADAMW, ...(o.weightDecay === undefined ? {} : { weightDecay: o.weightDecay }) };
-  const tmp = await mkdtemp(join(tmpdir(), 'clay-torch-'));
-  let weights: string;
-  let optimizer: string | null = null;
-  let optimizerStep = 0;
-  if (o.start.kind === 'checkpoint') {
-    weights = join(o.start.dir, WEIGHTS_FILE);
-    optimizer = join(o.start.dir, OPTIMIZER_FILE);
-    optimizerStep = o.start.optimizerStep;
-  } else {
-    // The same initial parameters as the tfjs engine draws from the seed.
-    weights = join(tmp, WEIGHTS_FILE);
-    await writeFile(weights, encodeSafetensors(initStateDict(o.cfg, o.start.seed), { format: 'pt' }));
-  }
   const env = { ...process.env, PYTHONPATH: [pkg, process.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' };
-  const init = {
-    op: 'init', config: o.cfg, weights, optimizer, optimizerStep, adamw, device: o.device ?? 'auto',
+  const initCommon = {
+    op: 'init', config: o.cfg, adamw, device: o.device ?? 'auto',
     precision: o.precision ?? 'fp32', compile: o.compile === true, ...(o.threads !== undefined ? { threads: o.threads } : {}),
   };
+  /** The `init` request for `start` (fresh weights are written to a temporary folder, `done` removes it). */
+  const initFor = async (start: EngineStart): Promise<{ body: Record<string, unknown>; done: () => Promise<void> }> => {
+    if (start.kind === 'checkpoint') {
+      return {
+        body: { ...initCommon, weights: join(start.dir, WEIGHTS_FILE), optimizer: join(start.dir, OPTIMIZER_FILE), optimizerStep: start.optimizerStep },
+        done: () => Promise.resolve(),
+      };
+    }
+    // The same initial parameters as the tfjs engine draws from the seed.
+    const tmp = await mkdtemp(join(tmpdir(), 'clay-torch-'));
+    const weights = join(tmp, WEIGHTS_FILE);
+    await writeFile(weights, encodeSafetensors(initStateDict(o.cfg, start.seed), { format: 'pt' }));
+    return { body: { ...initCommon, weights, optimizer: null, optimizerStep: 0 }, done: () => rm(tmp, { recursive: true, force: true }) };
+  };
+  const optimizerStep = o.start.kind === 'checkpoint' ? o.start.optimizerStep : 0;
+  const first = await initFor(o.start);
+  const init = first.body;
   // One process on stdin/stdout, or torchrun's ranks (each fed its share of every micro-batch).
   let peers: { rank: number; request: EngineChannel['request'] }[];
   let world = 1;
   let closeAll: () => Promise<void>;
-  let explain = (err: unknown): Promise<unknown> => Promise.resolve(err);
+  let group: RankGroup | undefined;
+  /** The error to report for a failed request (sent to the ranks' generation `g`). */
+  const explain = (err: unknown, g?: number): Promise<unknown> => group === undefined ? Promise.resolve(err) : group.explain(err, g);
+  const toPeers = (g: RankGroup) => g.ranks.map((r) => ({ rank: r.rank, request: (body: Record<string, unknown>, payload?: readonly Uint8Array[]) => r.channel.request(body, payload) }));
   let info: Reply;
   try {
     if (o.ranks === undefined) {
@@ -246,21 +253,21 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
       }
     } else {
       const { startRanks } = await import('./torch-ranks.ts');
-      const group = await startRanks({ python, cwd: pkg, env, layout: o.ranks, logger: o.logger });
-      world = group.world;
-      peers = group.ranks.map((r) => ({ rank: r.rank, request: (body, payload) => r.channel.request(body, payload) }));
-      closeAll = () => group.close();
-      explain = (err) => group.explain(err);
+      const g = await startRanks({ python, cwd: pkg, env, layout: o.ranks, logger: o.logger });
+      group = g;
+      world = g.world;
+      peers = toPeers(g);
+      closeAll = () => g.close();
       try {
         info = (await Promise.all(peers.map((p) => p.request(init))))[0]!;
       } catch (err) {
         const why = await explain(err);
-        await group.close(2000);
-        throw why;
+        await g.close(2000);
+        throw why instanceof EngineRestarted ? new ClayError('ENGINE_FAILED', `the torch ranks failed as they started: ${why.reason}`, { input: 'torch' }) : why;
       }
     }
   } finally {
-    await rm(tmp, { recursive: true, force: true }); // the children have read the initial weights
+    await first.done(); // the children have read the initial weights
   }
   if (info['blas'] === 'reference') {
     o.logger.warn('Train:Engine:SlowBlas', { python, message: 'torch runs on the reference BLAS (about 60x slower): apt-get install -y libopenblas0-pthread' });
@@ -294,7 +301,7 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') description[k] = v;
   }
   if (o.ranks !== undefined) Object.assign(description, { world, nproc: o.ranks.nproc, nnodes: o.ranks.nnodes ?? 1, nodeRank: o.ranks.nodeRank ?? 0 });
-  const rank0 = peers.find((p) => p.rank === 0);
+  let rank0 = peers.find((p) => p.rank === 0);
   const onRank0 = (what: string) => {
     if (rank0 === undefined) throw new ClayError('INTERNAL', `torch engine: ${what} is rank 0's, and rank 0 runs on another machine`);
     return rank0;
@@ -302,7 +309,10 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
   const received: string[][] = [];
   const engine: TorchEngine = {
     name: 'torch',
-    leads: rank0 !== undefined,
+    // After a restart another machine's ranks may hold rank 0 (the rendezvous assigns ranks anew).
+    get leads() {
+      return rank0 !== undefined;
+    },
     adamw,
     get optimizerStep() {
       return step;
@@ -311,6 +321,7 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
     received,
     async step(micro, lr) {
       let replies: Reply[];
+      const g = group?.generation;
       try {
         if (o.ranks === undefined) {
           const f = frames(micro);
@@ -322,7 +333,7 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
           }));
         }
       } catch (err) {
-        throw await explain(err);
+        throw await explain(err, g);
       }
       step = Number(replies[0]!['optimizerStep']);
       received.push(replies.flatMap((r) => (Array.isArray(r['sha256']) ? r['sha256'].map(String) : [])));
@@ -331,19 +342,38 @@ export async function startTorchEngine(o: TorchEngineOptions): Promise<TorchEngi
     },
     async loss(b) {
       const f = frames([b]);
+      const g = group?.generation;
       try {
         return Number((await onRank0('validation').request({ op: 'loss', micro: f.meta }, f.payload))['loss']);
       } catch (err) {
-        throw await explain(err);
+        throw await explain(err, g);
       }
     },
     async writeState(dir, metadata) {
+      const g = group?.generation;
       try {
         await onRank0('writing a checkpoint').request({ op: 'save', dir, metadata });
       } catch (err) {
-        throw await explain(err);
+        throw await explain(err, g);
       }
     },
+    ...(o.ranks !== undefined && (o.ranks.maxRestarts ?? 0) > 0 ? {
+      async restart(start: EngineStart) {
+        if (group === undefined) throw new ClayError('INTERNAL', 'torch engine: restart without ranks');
+        const g = group.generation;
+        peers = toPeers(group);
+        rank0 = peers.find((p) => p.rank === 0);
+        const next = await initFor(start);
+        try {
+          await Promise.all(peers.map((p) => p.request(next.body)));
+        } catch (err) {
+          throw await explain(err, g);
+        } finally {
+          await next.done();
+        }
+        step = start.kind === 'checkpoint' ? start.optimizerStep : 0;
+      },
+    } : {}),
     async close() {
       await closeAll();
     },

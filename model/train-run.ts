@@ -16,7 +16,7 @@ import type { Logger } from '../core/log.ts';
 import { CHECKPOINTS_DIR, counterSeed, readCheckpointMeta, resolveCheckpoint, saveCheckpoint, type CheckpointMeta } from './checkpoint.ts';
 import { NUM_BANDS, type ClayConfig } from './config.ts';
 import type { ChipBatch } from './data/types.ts';
-import type { EngineBatch, EngineStart, TrainEngine } from './engine.ts';
+import { EngineRestarted, type EngineBatch, type EngineStart, type TrainEngine } from './engine.ts';
 import type { ClayBatch } from './inputs.ts';
 import { lossCurveSvg, type CurvePoint } from './loss-curve.ts';
 import { maskNoise } from './masking.ts';
@@ -98,6 +98,8 @@ export interface TrainResult {
   /** Steps taken by this invocation (fewer than `steps` after a resume). */
   readonly stepsThisRun: number;
   readonly resumedFrom: number | null;
+  /** Times the engine was restarted and the run rewound to its last checkpoint (`--max-restarts`). */
+  readonly restarts: number;
   readonly epoch: number;
   readonly losses: CurvePoint[];
   readonly validation: (CurvePoint & { epoch: number })[];
@@ -186,6 +188,11 @@ async function hasCheckpoint(out: string): Promise<boolean> {
   }
 }
 
+/** Where a run continues from checkpoint `dir`: the engine's start and the data position. */
+function placeOf(dir: string, m: CheckpointMeta): { start: EngineStart; step: number; epoch: number; position: number } {
+  return { start: { kind: 'checkpoint', dir, optimizerStep: m.optimizer.step }, step: m.step, epoch: m.data.epoch, position: m.data.samplesInEpoch };
+}
+
 /** Trains; see the file comment. */
 export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<TrainResult> {
   const t0 = performance.now();
@@ -229,10 +236,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
     if (mismatch !== null) {
       throw new ClayError('CHECKPOINT_INVALID', `--resume of ${dir} with a different ${mismatch}: resume with the run's own settings`, { input: dir });
     }
-    start = { kind: 'checkpoint', dir, optimizerStep: m.optimizer.step };
-    step = m.step;
-    epoch = m.data.epoch;
-    position = m.data.samplesInEpoch;
+    ({ start, step, epoch, position } = placeOf(dir, m));
     resumedFrom = step;
   }
   const engine = opts.engine !== undefined ? await opts.engine(start) : await (await import('./tfjs-engine.ts')).startTfjsEngine({
@@ -243,7 +247,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   // A data-parallel machine without rank 0 steps with the others but writes nothing (no metrics, no
   // checkpoints: rank 0's machine writes them into the same `out`, a shared volume, from which every machine
   // resumes) and reports no steps; rank 0 validates.
-  const writes = engine.leads !== false;
+  let writes = engine.leads !== false;
   if (!writes) logger.info('Train:Follower', { out, message: 'rank 0 runs on another machine: it writes the metrics and checkpoints and reports the steps' });
   if (existing) {
     if (writes) {
@@ -267,6 +271,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   let computeMs = 0;
   let waitTotalMs = 0;
   const stepsBefore = step;
+  let restarts = 0;
 
   const record = async (r: MetricRow): Promise<void> => {
     if (writes) await appendFile(metricsPath, `${JSON.stringify(r)}\n`);
@@ -287,58 +292,90 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
     logger.info('Train:Checkpoint', { step, checkpoint: lastCheckpoint });
   };
 
+  /**
+   * The engine's processes were lost and started again (`--max-restarts`): back to the last checkpoint (or the
+   * start), as `--resume` would, and on with the same data order, masks and schedule.
+   */
+  const rewind = async (why: EngineRestarted): Promise<void> => {
+    if (engine.restart === undefined) throw why;
+    restarts += 1;
+    let from: EngineStart = { kind: 'init', seed };
+    [step, epoch, position] = [0, 0, 0];
+    if (await hasCheckpoint(out)) {
+      const dir = await resolveCheckpoint(out);
+      ({ start: from, step, epoch, position } = placeOf(dir, await readCheckpointMeta(dir)));
+    }
+    logger.warn('Train:Restart', { restart: why.restarts, maxRestarts: why.maxRestarts, lost: why.reason, checkpoint: from.kind === 'checkpoint' ? from.dir : '', step, epoch, position });
+    await engine.restart(from);
+    writes = engine.leads !== false;
+    const kept = writes ? await readMetrics(metricsPath, step) : [];
+    if (writes) await writeFileAtomic(metricsPath, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    losses.splice(0, losses.length, ...kept.filter((r) => r.kind === 'train').map((r) => ({ step: r.step, loss: r.loss })));
+    validation.splice(0, validation.length, ...kept.filter((r) => r.kind === 'val').map((r) => ({ step: r.step, loss: r.loss, epoch: r.epoch })));
+  };
+
   try {
     while (step < totalSteps) {
-      let closed = false;
-      let stepsThisPass = 0;
-      let micro: ChipBatch[] = [];
-      let waitStart = performance.now();
-      let waitMs = 0;
-      for await (const b of data.train(epoch, position)) {
-        waitMs += performance.now() - waitStart;
-        micro.push(b);
-        if (micro.length < accumulate) {
-          waitStart = performance.now();
-          continue;
-        }
-        const c0 = performance.now();
-        const lrNow = cosineWarmRestartsLr(engine.optimizerStep, { baseLr: lr });
-        const mbs: EngineBatch[] = micro.map((m, k) => ({ batch: cropBatch(m, cfg.imageSize), noise: maskNoise(cfg, m.batch, counterSeed(seed, step, k)) }));
-        opts.onBatches?.(step, mbs);
-        const loss = await engine.step(mbs, lrNow);
-        const ms = performance.now() - c0;
-        computeMs += ms;
-        waitTotalMs += waitMs;
-        step += 1;
-        stepsThisPass += 1;
-        position = micro[micro.length - 1]?.resumeAt ?? position + stepSamples;
-        samplesThisRun += stepSamples;
-        losses.push({ step, loss });
-        await record({ kind: 'train', step, epoch, loss, lr: lrNow });
-        const ev: StepEvent = { step, totalSteps, epoch, loss, lr: lrNow, samplesPerSec: stepSamples / ((ms + waitMs) / 1000), waitMs };
-        logger.debug('Train:Step', { ...ev });
-        if (writes) opts.onStep?.(ev);
-        micro = [];
-        waitMs = 0;
-        if (!Number.isFinite(loss)) throw new ClayError('MODEL_CONFIG', `the loss became ${loss} at step ${step}; lower --lr`, { input: String(step) });
-        // The epoch is over when no full step is left in it: validate before the checkpoint records the position.
-        const exhausted = data.trainCount - position < stepSamples;
-        if (exhausted) {
-          await endEpoch();
-          closed = true;
-        }
-        if (step % every === 0 || step >= totalSteps) await checkpoint();
-        if (exhausted || step >= totalSteps) break;
-        waitStart = performance.now();
-      }
-      if (!closed && step < totalSteps) {
-        // The stream ended early (chips skipped as corrupt): the epoch is over all the same.
-        if (stepsThisPass === 0) throw new ClayError('BAD_ARGUMENT', `epoch ${epoch} yielded no complete step: too few readable chips in ${opts.source}`, { input: opts.source });
-        await endEpoch();
+      try {
+        await pass();
+      } catch (err) {
+        if (!(err instanceof EngineRestarted)) throw err;
+        await rewind(err);
       }
     }
   } finally {
     await engine.close();
+  }
+
+  /** Steps from the current position to the end of its epoch (or the last step). */
+  async function pass(): Promise<void> {
+    let closed = false;
+    let stepsThisPass = 0;
+    let micro: ChipBatch[] = [];
+    let waitStart = performance.now();
+    let waitMs = 0;
+    for await (const b of data.train(epoch, position)) {
+      waitMs += performance.now() - waitStart;
+      micro.push(b);
+      if (micro.length < accumulate) {
+        waitStart = performance.now();
+        continue;
+      }
+      const c0 = performance.now();
+      const lrNow = cosineWarmRestartsLr(engine.optimizerStep, { baseLr: lr });
+      const mbs: EngineBatch[] = micro.map((m, k) => ({ batch: cropBatch(m, cfg.imageSize), noise: maskNoise(cfg, m.batch, counterSeed(seed, step, k)) }));
+      opts.onBatches?.(step, mbs);
+      const loss = await engine.step(mbs, lrNow);
+      const ms = performance.now() - c0;
+      computeMs += ms;
+      waitTotalMs += waitMs;
+      step += 1;
+      stepsThisPass += 1;
+      position = micro[micro.length - 1]?.resumeAt ?? position + stepSamples;
+      samplesThisRun += stepSamples;
+      losses.push({ step, loss });
+      await record({ kind: 'train', step, epoch, loss, lr: lrNow });
+      const ev: StepEvent = { step, totalSteps, epoch, loss, lr: lrNow, samplesPerSec: stepSamples / ((ms + waitMs) / 1000), waitMs };
+      logger.debug('Train:Step', { ...ev });
+      if (writes) opts.onStep?.(ev);
+      micro = [];
+      waitMs = 0;
+      if (!Number.isFinite(loss)) throw new ClayError('MODEL_CONFIG', `the loss became ${loss} at step ${step}; lower --lr`, { input: String(step) });
+      // The epoch is over when no full step is left in it: validate before the checkpoint records the position.
+      const exhausted = data.trainCount - position < stepSamples;
+      if (exhausted) {
+        await endEpoch();
+        closed = true;
+      }
+      if (step % every === 0 || step >= totalSteps) await checkpoint();
+      if (exhausted || step >= totalSteps) break;
+      waitStart = performance.now();
+    }
+    if (!closed && step < totalSteps) {
+      // The stream ended early (chips skipped as corrupt): the epoch is over all the same.
+      if (stepsThisPass === 0) throw new ClayError('BAD_ARGUMENT', `epoch ${epoch} yielded no complete step: too few readable chips in ${opts.source}`, { input: opts.source });
+      await endEpoch();
+    }
   }
 
   async function endEpoch(): Promise<void> {
@@ -355,7 +392,7 @@ export async function trainRun(data: TrainData, opts: TrainRunOptions): Promise<
   const ms = performance.now() - t0;
   if (lastCheckpoint === '') lastCheckpoint = await resolveCheckpoint(out);
   return {
-    out, steps: step, stepsThisRun: step - stepsBefore, resumedFrom, epoch, losses, validation, checkpoint: lastCheckpoint,
+    out, steps: step, stepsThisRun: step - stepsBefore, resumedFrom, restarts, epoch, losses, validation, checkpoint: lastCheckpoint,
     samplesPerSec: samplesThisRun / ((computeMs + waitTotalMs) / 1000 || 1), computeMs, waitMs: waitTotalMs, ms,
   };
 }

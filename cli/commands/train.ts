@@ -50,6 +50,7 @@ export interface TrainCommandOptions {
   nodeRank?: number;
   rdzvEndpoint?: string;
   rdzvTimeout?: number;
+  maxRestarts?: number;
 }
 
 /** The summary printed at the end (JSON off a TTY). */
@@ -60,6 +61,7 @@ export interface TrainSummary {
   steps: number;
   stepsThisRun: number;
   resumedFrom: number | null;
+  restarts: number;
   epochs: number;
   firstLoss: number | null;
   lastLoss: number | null;
@@ -113,7 +115,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   const device = oneOf('--device', o.device, DEVICES, 'auto');
   const precision = oneOf('--precision', o.precision, PRECISIONS, 'fp32');
   if (engine === 'tfjs') {
-    for (const [flag, given] of [['--device', o.device], ['--precision', o.precision], ['--compile', o.compile], ['--python', o.python], ['--nproc', o.nproc], ['--nnodes', o.nnodes], ['--node-rank', o.nodeRank], ['--rdzv-endpoint', o.rdzvEndpoint], ['--rdzv-timeout', o.rdzvTimeout]] as const) {
+    for (const [flag, given] of [['--device', o.device], ['--precision', o.precision], ['--compile', o.compile], ['--python', o.python], ['--nproc', o.nproc], ['--nnodes', o.nnodes], ['--node-rank', o.nodeRank], ['--rdzv-endpoint', o.rdzvEndpoint], ['--rdzv-timeout', o.rdzvTimeout], ['--max-restarts', o.maxRestarts]] as const) {
       if (given !== undefined) throw new ClayError('BAD_ARGUMENT', `${flag} is an option of --engine torch`, { input: flag });
     }
   } else if (o.backend !== undefined) {
@@ -126,13 +128,14 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   const spec = modelSpec(o.model, { ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.patchSize !== undefined ? { patchSize: o.patchSize } : {}) });
   if (engine === 'tfjs') await initModelBackend(ctx, o.backend);
   // Data parallel: a step takes world x batch chips of the seeded order, `batch` per rank.
-  const distributed = [o.nproc, o.nnodes, o.nodeRank, o.rdzvEndpoint, o.rdzvTimeout].some((v) => v !== undefined);
+  const distributed = [o.nproc, o.nnodes, o.nodeRank, o.rdzvEndpoint, o.rdzvTimeout, o.maxRestarts].some((v) => v !== undefined);
   const placed = distributed && (o.nnodes ?? 1) > 1 ? nodeFromEnvironment(o) : {};
   const nodeRank = o.nodeRank ?? placed.nodeRank;
   const rdzvEndpoint = o.rdzvEndpoint ?? placed.rdzvEndpoint;
   const layout: RankLayout | undefined = distributed ? {
     nproc: o.nproc ?? 1, ...(o.nnodes !== undefined ? { nnodes: o.nnodes } : {}), ...(nodeRank !== undefined ? { nodeRank } : {}),
     ...(rdzvEndpoint !== undefined ? { rdzvEndpoint } : {}), ...(o.rdzvTimeout !== undefined ? { rdzvTimeoutS: o.rdzvTimeout } : {}),
+    ...(o.maxRestarts !== undefined ? { maxRestarts: o.maxRestarts } : {}),
   } : undefined;
   if (layout !== undefined) {
     (await import('../../model/torch-ranks.ts')).checkLayout(layout);
@@ -181,7 +184,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
   }
   const summary: TrainSummary = {
     event: 'Train:Done', out: result.out, checkpoint: result.checkpoint, steps: result.steps, stepsThisRun: result.stepsThisRun,
-    resumedFrom: result.resumedFrom, epochs: result.epoch,
+    resumedFrom: result.resumedFrom, restarts: result.restarts, epochs: result.epoch,
     firstLoss: result.losses[0]?.loss ?? null, lastLoss: result.losses.at(-1)?.loss ?? null,
     validation: result.validation.map((v) => ({ epoch: v.epoch, step: v.step, loss: v.loss })),
     samplesPerSec: Number(result.samplesPerSec.toFixed(3)),
@@ -195,7 +198,7 @@ export async function runTrain(ctx: Context, o: TrainCommandOptions): Promise<Tr
 /** The summary line a TTY shows. */
 export function formatTrainSummary(s: TrainSummary): string {
   const val = s.validation.at(-1);
-  return `trained to step ${s.steps}${s.resumedFrom !== null ? ` (resumed at ${s.resumedFrom})` : ''} on ${s.chips.train} chips (${s.chips.val} held out${s.chips.corrupt > 0 ? `, ${s.chips.corrupt} corrupt skipped` : ''}) · loss ${s.firstLoss?.toFixed(4) ?? '-'} → ${s.lastLoss?.toFixed(4) ?? '-'}${val ? ` · validation ${val.loss.toFixed(4)}` : ''} · ${s.samplesPerSec} samples/s · ${(s.ms / 1000).toFixed(1)} s · peak RSS ${s.peakRssMb} MB\n  -> ${s.checkpoint}, ${s.out}/metrics.jsonl, ${s.out}/loss.svg`;
+  return `trained to step ${s.steps}${s.resumedFrom !== null ? ` (resumed at ${s.resumedFrom})` : ''}${s.restarts > 0 ? ` (${s.restarts} restart${s.restarts > 1 ? 's' : ''} from a checkpoint)` : ''} on ${s.chips.train} chips (${s.chips.val} held out${s.chips.corrupt > 0 ? `, ${s.chips.corrupt} corrupt skipped` : ''}) · loss ${s.firstLoss?.toFixed(4) ?? '-'} → ${s.lastLoss?.toFixed(4) ?? '-'}${val ? ` · validation ${val.loss.toFixed(4)}` : ''} · ${s.samplesPerSec} samples/s · ${(s.ms / 1000).toFixed(1)} s · peak RSS ${s.peakRssMb} MB\n  -> ${s.checkpoint}, ${s.out}/metrics.jsonl, ${s.out}/loss.svg`;
 }
 
 /** Registers `clay train`. */
@@ -233,6 +236,7 @@ export function registerTrain(program: Command, globals: () => GlobalOptions): v
     .option('--node-rank <r>', 'torch engine, data parallel: this machine\'s rank among --nnodes (default AWS_BATCH_JOB_NODE_INDEX, else JOB_COMPLETION_INDEX, else 0)', (v) => parseInteger(v, '--node-rank', 0))
     .option('--rdzv-endpoint <host:port>', 'torch engine, data parallel: the rendezvous every machine joins, needed with --nnodes above 1 (default on AWS Batch: the main node, port 29400)')
     .option('--rdzv-timeout <s>', 'torch engine, data parallel: seconds to wait for every rank (default 300)', (v) => parseInteger(v, '--rdzv-timeout', 1))
+    .option('--max-restarts <k>', 'torch engine, data parallel: when a rank fails, torchrun restarts every rank up to k times and the run goes on from its last checkpoint (default 0: a failure ends the job)', (v) => parseInteger(v, '--max-restarts', 0))
     .action(async (opts: TrainCommandOptions) => {
       await runTrain(createContext(globals()), opts);
     });

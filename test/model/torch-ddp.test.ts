@@ -4,9 +4,13 @@
  * accumulation and a short batch (a rank without chips), the same weights and moments within fp32
  * tolerance; the chips of an epoch reach the ranks once each, exactly the chips one process trains on; a
  * rank killed mid-run ends the step within a bounded time with an error naming it; a rendezvous that waits
- * for a node that never comes times out with a clear error. Needs Python with torch (Debian: python3-torch).
+ * for a node that never comes times out with a clear error; the device script's scaling mode runs on CPU ranks.
+ * Needs Python with torch (Debian: python3-torch).
  */
 import { test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -18,12 +22,13 @@ import { clayConfig } from '../../model/config.ts';
 import type { EngineBatch, EngineStart, TrainEngine } from '../../model/engine.ts';
 import { maskNoise } from '../../model/masking.ts';
 import { decodeSafetensors } from '../../model/safetensors.ts';
-import { startTorchEngine } from '../../model/torch-engine.ts';
+import { findTorchPython, startTorchEngine } from '../../model/torch-engine.ts';
 import { openChipTrainData } from '../../model/data/train-data.ts';
 import { trainRun } from '../../model/train-run.ts';
 import { bundledChips } from '../helpers/chips.ts';
 import { engineTree } from '../helpers/procs.ts';
 
+const run = promisify(execFile);
 const quiet = createLogger({ write: () => undefined });
 const cfg = clayConfig('tiny', { imageSize: 32, patchSize: 16 });
 const start: EngineStart = { kind: 'init', seed: 3 };
@@ -178,4 +183,24 @@ test('a rendezvous for 2 nodes with 1 started: a clear error once --rdzv-timeout
   const s = (performance.now() - t0) / 1000;
   assert.ok(s < 60, `gave up after ${s.toFixed(1)} s`);
   assert.deepEqual(engineTree(process.pid).launcher, [], 'torchrun was stopped');
+});
+
+test('the device script measures data-parallel scaling: bench/device/torch.sh --nproc 1,2 on CPU ranks (its smoke mode)', async () => {
+  const { python } = await findTorchPython();
+  const out = await mkdtemp(join(tmpdir(), 'clay-torch-sh-'));
+  const script = fileURLToPath(new URL('../../bench/device/torch.sh', import.meta.url));
+  try {
+    const env = { ...process.env, OUT: out, CLAY_PYTHON: python, CLAY_DEVICE_SMOKE: '1' };
+    const { stdout } = await run('bash', [script, '--nproc', '1,2'], { env, timeout: 300_000 });
+    const summary = JSON.parse(stdout.trim().split('\n').at(-1)!) as { ranks: number[]; chips_per_s: number[]; per_rank_efficiency: number[] };
+    assert.deepEqual(summary.ranks, [1, 2]);
+    assert.equal(summary.per_rank_efficiency[0], 1);
+    assert.ok(summary.chips_per_s.every((c) => c > 0) && summary.per_rank_efficiency[1]! > 0, stdout);
+    const rows = (await readFile(join(out, 'torch-bench.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { world: number; chips_per_s: number; chips_per_s_per_rank: number });
+    assert.deepEqual(rows.map((r) => r.world), [1, 2], 'rank 0 alone writes each run\'s line');
+    assert.ok(Math.abs(rows[1]!.chips_per_s - 2 * rows[1]!.chips_per_s_per_rank) < 1e-9);
+    await assert.rejects(run('bash', [script, '--nprocs', '2'], { env }), (e: { code?: number; stderr?: string }) => e.code === 2 && /unknown argument --nprocs/.test(String(e.stderr)));
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
 });

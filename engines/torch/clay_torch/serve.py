@@ -20,7 +20,8 @@ code 3 when stdin closes mid-frame, 0 after `exit`.
 Data parallel (`clay train --nproc N`, torchrun starts this module once per rank): with `CLAY_FEED=host:port`
 in the environment the frames come over a TCP connection to the TypeScript side instead of stdin (the
 first line sent is `{"rank", "localRank", "worldSize", "pid"}`), and with torchrun's `WORLD_SIZE` above 1 the
-model is wrapped in `DistributedDataParallel` (gloo on CPU, NCCL on CUDA, `cuda:LOCAL_RANK`). Each rank gets
+model is wrapped in `DistributedDataParallel` (gloo on CPU, NCCL on CUDA, `cuda:LOCAL_RANK`); `init` checks
+that every rank starts from the same optimizer step (one checkpoint, seen by every machine). Each rank gets
 its share of every micro-batch with a `weight` (its chips over the micro-batch's): it backpropagates
 `loss x weight x world / micro-batches`, so DDP's mean over ranks is the gradient of the whole micro-batch's
 mean loss (a rank with no chips of a short last batch gets one chip at weight 0, to take part in the
@@ -113,6 +114,8 @@ class Engine:
         self.names = {p: n for n, p in self.model.named_parameters()}
         if req.get("optimizer"):
             self._restore(req["optimizer"], int(req["optimizerStep"]))
+        if self.world > 1:
+            self._same_start(req)
         self.forward = torch.compile(self.model) if req.get("compile") and hasattr(torch, "compile") else self.model
         # Training steps go through DDP when there are several ranks (it all-reduces the gradients in the
         # backward pass); validation and saving use the model itself and need no other rank.
@@ -122,6 +125,17 @@ class Engine:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_forward = DistributedDataParallel(self.forward, device_ids=ids)
+
+    def _same_start(self, req: dict[str, Any]) -> None:
+        """Every rank must start from the same optimizer step (the same checkpoint), or the ranks would train apart."""
+        import torch.distributed as dist
+
+        step = int(req.get("optimizerStep") or 0)
+        both = torch.tensor([step, -step], dtype=torch.int64, device=self.device)
+        dist.all_reduce(both, op=dist.ReduceOp.MAX)
+        hi, lo = int(both[0]), -int(both[1])
+        if hi != lo:
+            raise EngineError("CHECKPOINT_INVALID", f"the ranks start from different checkpoints (optimizer steps {lo} to {hi}; this rank {step} from {req.get('optimizer') or 'the seed'}): every machine must see one --out, a shared volume")
 
     def _restore(self, path: str, step: int) -> None:
         moments = read_safetensors(path)
@@ -303,8 +317,18 @@ def main() -> int:
             reply(out, {"ok": False, "code": e.code, "message": str(e), "traceback": traceback.format_exc()})
         except _OOM as e:
             reply(out, {"ok": False, "code": "MODEL_CONFIG", "message": f"out of memory on {engine.device if engine else 'the device'}: {str(e).splitlines()[0]} (lower --batch)", "traceback": traceback.format_exc()})
+            _leave_broken_group(engine, op)
         except Exception as e:  # noqa: BLE001 - every failure becomes a coded reply, never a bare traceback
             reply(out, {"ok": False, "code": "INTERNAL", "message": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()})
+            _leave_broken_group(engine, op)
+
+
+def _leave_broken_group(engine: Engine | None, op: Any) -> None:
+    """A data-parallel rank whose step failed (a peer lost inside the all-reduce, or memory) cannot take part in
+    another collective: it exits, so that torchrun restarts the group (`--max-restarts`) or stops it."""
+    if engine is not None and engine.world > 1 and op == "step":
+        sys.stdout.flush()
+        os._exit(4)
 
 
 if __name__ == "__main__":
