@@ -5,6 +5,7 @@
  * `--visible input` pastes the input on the visible ones). Reruns skip an existing picture unless --force.
  */
 import type { Command } from 'commander';
+import { loadZstd } from '../../core/zstd.ts';
 import { ClayError } from '../../core/errors.ts';
 import { openStoreFile } from '../../core/store/open-store.ts';
 import { parseChipFileName } from '../../pipeline/chip/chip-file.ts';
@@ -52,6 +53,7 @@ export async function readChip(location: string): Promise<ChipSample> {
   }
   const bytes = await store.get(key);
   if (bytes === undefined) throw new ClayError('BAD_ARGUMENT', `no chip at ${url}`, { input: url });
+  await loadZstd();
   return decodeChip(bytes, { url, key: name, mgrs: parsed.mgrs, date: parsed.date });
 }
 

@@ -11,7 +11,7 @@ import { httpCounts, type HttpCounts } from '../../core/http.ts';
 import { createProgress, type Progress } from '../../core/progress.ts';
 import { openStore } from '../../core/store/open-store.ts';
 import { checkOutput } from '../../core/store/output-check.ts';
-import type { ChipEncoding } from '../../pipeline/chip/chip-file.ts';
+import { CLAY_V0_ENCODING, DEFAULT_ENCODING, type ChipEncoding } from '../../pipeline/chip/chip-file.ts';
 import type { RejectReason } from '../../pipeline/chip/quality.ts';
 import { newRunState, runIndex, runIndexKey, writeRunIndex, type IndexResult, type RunOptions } from '../../pipeline/run/run-index.ts';
 import { DEFAULT_LOCK_STALE_S, DEFAULT_LOCK_WAIT_S, describeHolder, UnitLocks } from '../../pipeline/run/unit-lock.ts';
@@ -39,6 +39,7 @@ export interface RunCommandOptions {
   force?: boolean;
   level?: number;
   predictor?: string;
+  compress?: string;
   rowsPerStrip?: number;
   resampling?: string;
   harmonize?: boolean;
@@ -109,6 +110,11 @@ export async function runRun(ctx: Context, options: RunCommandOptions, runtime: 
   const started = Date.now();
   const mode = parseCompat(options.compat);
   const predictor = oneOf(options.predictor, ['none', 'float'] as const, '--predictor');
+  const compress = oneOf(options.compress, ['deflate', 'zstd'] as const, '--compress');
+  const codec = compress ?? (parseCompat(options.compat) === 'clay-v0' ? CLAY_V0_ENCODING : DEFAULT_ENCODING).compress;
+  if (options.level !== undefined && codec === 'deflate' && options.level > 9) {
+    throw new ClayError('BAD_ARGUMENT', `--level ${options.level} is not a DEFLATE level (1..9; zstd's go to 22 with --compress zstd)`, { input: '--level' });
+  }
   const resampling = oneOf<Resampling>(options.resampling, ['nearest', 'bilinear'], '--resampling');
   if (options.indices !== undefined && options.index !== undefined) throw new ClayError('BAD_ARGUMENT', '--indices cannot be combined with --index', { input: '--indices' });
   if (options.indices !== undefined && options.subset !== undefined) throw new ClayError('BAD_ARGUMENT', '--indices cannot be combined with --subset', { input: '--subset' });
@@ -127,6 +133,7 @@ export async function runRun(ctx: Context, options: RunCommandOptions, runtime: 
   const store = await openStore(options.out);
   await checkOutput(options.out, 'folder');
   const encoding: Partial<ChipEncoding> = {
+    ...(compress !== undefined ? { compress } : {}),
     ...(options.level !== undefined ? { level: options.level } : {}),
     ...(predictor !== undefined ? { predictor } : {}),
     ...(options.rowsPerStrip !== undefined ? { rowsPerStrip: options.rowsPerStrip } : {}),
@@ -246,7 +253,8 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--compat <mode>', "'clay-v0': Clay v0's selection, half-pixel georeferencing and 1-row strips")
     .option('--dates <n>', 'dates per location', (v) => parseInteger(v, '--dates', 1, 7))
     .option('--force', 'redo complete units too')
-    .option('--level <n>', 'DEFLATE level 1..9', (v) => parseInteger(v, '--level', 1, 9))
+    .option('--compress <codec>', "'zstd' (default; GDAL >= 2.3 and rasterio read it) or 'deflate' (Clay v0's, every TIFF reader's; default of --compat clay-v0)")
+    .option('--level <n>', "the codec's level: zstd 1..22 (default 1), DEFLATE 1..9 (default 6)", (v) => parseInteger(v, '--level', 1, 22))
     .option('--predictor <p>', "'none' (Clay v0's) or 'float' (floating-point predictor: smaller files)")
     .option('--rows-per-strip <n>', 'rows per TIFF strip (default 16; Clay v0 wrote 1)', (v) => parseInteger(v, '--rows-per-strip', 1, 512))
     .option('--resampling <method>', "'nearest' (Clay v0's) or 'bilinear' (SCL stays nearest)")

@@ -6,6 +6,7 @@
  * `workers: 0` chips are decoded on the calling thread (same results, no parallelism).
  */
 import { Worker } from 'node:worker_threads';
+import { loadZstd } from '../../core/zstd.ts';
 import { ClayError, type ErrorCode } from '../../core/errors.ts';
 import { decodeChip, type DecodeChipOptions } from './read-chip.ts';
 import { decodeShardRecord } from './shard-format.ts';
@@ -98,14 +99,13 @@ export class DecodePool {
     if (this.closed) return Promise.reject(new ClayError('INTERNAL', 'decode pool is closed'));
     if (this.failure) return Promise.reject(this.failure);
     if (this.size <= 0) {
-      const t0 = performance.now();
-      try {
+      // ZSTD chips need the codec in this thread (instantiated once).
+      return loadZstd().then(() => {
+        const t0 = performance.now();
         const spare = ref.span === undefined ? undefined : this.spares.pop();
         const sample = decodeAny(bytes, ref, this.options, spare);
-        return Promise.resolve({ sample, ms: performance.now() - t0, recycled: spare !== undefined });
-      } catch (err) {
-        return Promise.reject(err);
-      }
+        return { sample, ms: performance.now() - t0, recycled: spare !== undefined };
+      });
     }
     return new Promise<Decoded>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, bytes: transferable(bytes), ref, resolve, reject });

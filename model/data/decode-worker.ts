@@ -5,11 +5,16 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { errorMessage, isClayError } from '../../core/errors.ts';
+import { loadZstd } from '../../core/zstd.ts';
 import { decodeAny, type DecodeReply, type DecodeRequest } from './decode-pool.ts';
 
+if (parentPort === null) throw new Error('decode-worker.ts runs in a worker thread');
 const port = parentPort;
-if (port === null) throw new Error('decode-worker.ts runs in a worker thread');
-port.on('message', (req: DecodeRequest) => {
+// ZSTD chips need the codec instantiated in this thread; requests wait for it in order.
+const ready = loadZstd();
+port.on('message', (req: DecodeRequest) => void ready.then(() => handle(req), () => handle(req)));
+
+function handle(req: DecodeRequest): void {
   const t0 = performance.now();
   let reply: DecodeReply;
   try {
@@ -21,4 +26,4 @@ port.on('message', (req: DecodeRequest) => {
     reply = { id: req.id, ok: false, code: isClayError(err) ? err.code : 'INTERNAL', message: errorMessage(err), ms: performance.now() - t0 };
     port.postMessage(reply);
   }
-});
+}

@@ -13,6 +13,7 @@ import { ClayError, errorMessage, isClayError } from '../../core/errors.ts';
 import { halfBitsFromFloat32Bits } from '../../core/float16.ts';
 import { pixelToWorld } from '../../core/grid.ts';
 import { inflateNativeSync } from '../../pipeline/read/inflate.ts';
+import { zstdDecompressSync } from '../../core/zstd.ts';
 import { undoPredictor } from '../../pipeline/read/predictor.ts';
 import { gdalDatasetMetadata, readTiffIfd, tagNumber, tagNumbers, tiffGeoreference, type TiffIfd } from '../../pipeline/read/tiff-header.ts';
 import { pointTransform } from '../../pipeline/warp/proj.ts';
@@ -39,6 +40,8 @@ interface Layout {
   strips: boolean;
   planar: 1 | 2;
   compressed: boolean;
+  /** The block codec when compressed. */
+  codec: 'deflate' | 'zstd';
   predictor: 1 | 3;
   offsets: readonly number[];
   counts: readonly number[];
@@ -82,7 +85,7 @@ function layoutOf(ifd: TiffIfd, url: string, size: number | undefined): Layout {
     throw corrupt(url, `samples are ${bits[0]}-bit of SampleFormat ${formats[0]}, expected float32`);
   }
   const compression = tagNumber(ifd, Tag.Compression, 1);
-  if (compression !== 1 && compression !== 8 && compression !== 32946) throw corrupt(url, `compression ${compression} is not supported (none or DEFLATE)`);
+  if (compression !== 1 && compression !== 8 && compression !== 32946 && compression !== 50000) throw corrupt(url, `compression ${compression} is not supported (none, DEFLATE or ZSTD)`);
   const predictor = tagNumber(ifd, Tag.Predictor, 1);
   if (predictor !== 1 && predictor !== 3) throw corrupt(url, `predictor ${predictor} is not supported on float32 (1 or 3)`);
   const planar = tagNumber(ifd, Tag.PlanarConfiguration, 1);
@@ -97,7 +100,7 @@ function layoutOf(ifd: TiffIfd, url: string, size: number | undefined): Layout {
   if (offsets?.length !== blocks || counts?.length !== blocks) {
     throw corrupt(url, `${offsets?.length ?? 0} block offsets and ${counts?.length ?? 0} byte counts, expected ${blocks}`);
   }
-  return { width, height, blockWidth, blockHeight, strips: !tiled, planar, compressed: compression !== 1, predictor, offsets, counts };
+  return { width, height, blockWidth, blockHeight, strips: !tiled, planar, compressed: compression !== 1, codec: compression === 50000 ? 'zstd' : 'deflate', predictor, offsets, counts };
 }
 
 /** Grid, centre and footprint; the centre is rasterio's `lnglat()`: the middle of the bounds, in EPSG:4326. */
@@ -210,9 +213,10 @@ function blockWords(bytes: Uint8Array, layout: Layout, i: number, values: number
   let raw: Uint8Array;
   if (layout.compressed) {
     try {
-      raw = inflateNativeSync(stored, expected);
+      raw = layout.codec === 'zstd' ? zstdDecompressSync(stored, expected) : inflateNativeSync(stored, expected);
     } catch (err) {
-      throw corrupt(url, `block ${i} does not inflate: ${errorMessage(err)}`, err);
+      if (isClayError(err, 'INTERNAL')) throw err;
+      throw corrupt(url, `block ${i} does not ${layout.codec === 'zstd' ? 'decompress (zstd)' : 'inflate'}: ${errorMessage(err)}`, err);
     }
   } else {
     raw = stored;

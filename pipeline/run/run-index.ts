@@ -11,7 +11,7 @@ import { silentLogger, type Logger } from '../../core/log.ts';
 import type { ObjectStore } from '../../core/store/store.ts';
 import type { PcSigner } from '../../core/stac/pc-signer.ts';
 import type { StacClient } from '../../core/stac/stac-client.ts';
-import { CHIP_VERSION, CLAY_V0_ENCODING, DEFAULT_ENCODING, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
+import { CHIP_VERSION, CLAY_V0_ENCODING, DEFAULT_ENCODING, DEFAULT_LEVEL, unitPrefix, type ChipEncoding } from '../chip/chip-file.ts';
 import { ClayError, errorMessage } from '../../core/errors.ts';
 import { chipUnit, sha256, type UnitOptions } from '../chip/chip-unit.ts';
 import { newChipBuffers, type ChipBuffers } from '../chip/stack.ts';
@@ -154,6 +154,14 @@ function outcomeOf(m: UnitManifest, status: UnitOutcome['status'], key: string):
  * in the output (see `row-record.ts`): complete when every unit is, failed (code and message) when it
  * throws, unless `signal` fired (a cancelled row is not a failed one). The error is rethrown as is.
  */
+/** The mode's encoding with `given` over it; a codec given without a level gets that codec's default level. */
+export function chipEncoding(mode: PlanMode, given: Partial<ChipEncoding> = {}): ChipEncoding {
+  const base = mode === 'clay-v0' ? CLAY_V0_ENCODING : DEFAULT_ENCODING;
+  const codec = given.compress ?? base.compress;
+  const level = given.level ?? (given.compress !== undefined && given.compress !== base.compress ? DEFAULT_LEVEL[codec] : base.level);
+  return { ...base, ...given, compress: codec, level };
+}
+
 export async function runIndex(row: SampleRow, options: RunOptions, state: RunState = newRunState(options)): Promise<IndexResult> {
   const logger = options.logger ?? silentLogger;
   const version = options.version ?? CHIP_VERSION;
@@ -265,7 +273,7 @@ async function makeUnit(row: SampleRow, mgrs: string, date: ScenePlan['dates'][n
     store,
     access: { http: options.http, ...(options.signer ? { signer: options.signer } : {}), cache: state.cache, bytesCache: state.bytesCache, limit: state.limit, stats: state.stats, ...(options.decoder ? { decoder: options.decoder } : {}) },
     mode,
-    encoding: { ...(mode === 'clay-v0' ? CLAY_V0_ENCODING : DEFAULT_ENCODING), ...options.encoding },
+    encoding: chipEncoding(mode, options.encoding),
     resampling: options.resampling ?? 'nearest',
     harmonize: options.harmonize ?? false,
     version,

@@ -1,6 +1,7 @@
 /**
  * Our GeoTIFF / COG encoder (geotiff.js writes neither compression nor GDAL metadata). Classic TIFF,
- * little-endian, pixel-interleaved (PlanarConfiguration 1), strips or tiles, DEFLATE (node:zlib) or none,
+ * little-endian, pixel-interleaved (PlanarConfiguration 1), strips or tiles, DEFLATE (node:zlib), ZSTD
+ * (`zstd.ts`) or none,
  * predictors 1/2/3, GeoKeys for one EPSG code, GDAL_NODATA and GDAL_METADATA (dataset items, band
  * descriptions, colour interpretation). Layout is always "IFDs first": header, every IFD (full resolution,
  * then overviews with NewSubfileType = 1), then block data from the smallest overview to full resolution,
@@ -18,6 +19,7 @@ import { encodeIfd, ifdByteLength, Tag } from './tiff-ifd.ts';
 import type { TagValue } from './tiff-ifd.ts';
 import { buildOverview } from './tiff-overview.ts';
 import type { OverviewResampling } from './tiff-overview.ts';
+import { zstdCompress, zstdCompressSync } from '../../core/zstd.ts';
 import { allocRaster, applyPredictor, bytesPerSample, checkImage, extractBlock, rasterBytes } from './tiff-raster.ts';
 import type { Predictor, Raster, TiffImage } from './tiff-raster.ts';
 
@@ -31,8 +33,8 @@ export type TiffLayout = { kind: 'strips'; rowsPerStrip: number } | { kind: 'til
 /** Encoding options. Defaults: 512x512 tiles, DEFLATE level 6, no predictor, no overviews, no geo. */
 export interface TiffOptions {
   layout?: TiffLayout;
-  compression?: 'none' | 'deflate';
-  /** zlib level 0..9 for DEFLATE. */
+  compression?: 'none' | 'deflate' | 'zstd';
+  /** The codec's level: zlib's 0..9 for DEFLATE (default 6), zstd's 1..22 for ZSTD (default 1). */
   level?: number;
   predictor?: Predictor;
   /** Reduced-resolution levels (e.g. factors [2, 4, 8, 16]), each computed from full resolution. */
@@ -122,7 +124,7 @@ function imageTags(level: Level, o: TiffOptions, offsets: number[], counts: numb
     { tag: Tag.ImageWidth, type: 'long', value: [img.width] },
     { tag: Tag.ImageLength, type: 'long', value: [img.height] },
     { tag: Tag.BitsPerSample, type: 'short', value: new Array<number>(s).fill(bytesPerSample(dtype) * 8) },
-    { tag: Tag.Compression, type: 'short', value: [o.compression === 'none' ? 1 : 8] },
+    { tag: Tag.Compression, type: 'short', value: [o.compression === 'none' ? 1 : o.compression === 'zstd' ? 50000 : 8] },
     { tag: Tag.Photometric, type: 'short', value: [1] },
     { tag: Tag.SamplesPerPixel, type: 'short', value: [s] },
     { tag: Tag.PlanarConfiguration, type: 'short', value: [1] },
@@ -188,11 +190,12 @@ function assemble(levels: Level[], o: TiffOptions, data: Uint8Array[][]): Uint8A
 }
 
 function compressSync(raw: Uint8Array, o: TiffOptions): Uint8Array {
+  if (o.compression === 'zstd') return zstdCompressSync(raw, o.level ?? 1);
   return o.compression === 'none' ? raw : deflateSync(raw, { level: o.level ?? 6 });
 }
 
 /**
- * Encodes an image as a GeoTIFF, synchronously. Returns the file as chunks in file order (header and
+ * Encodes an image as a GeoTIFF, synchronously (ZSTD once `loadZstd()` has resolved). Returns the file as chunks in file order (header and
  * IFDs first); concatenate or write them in sequence.
  */
 export function encodeTiff(img: TiffImage, options: TiffOptions = {}): Uint8Array[] {
@@ -207,8 +210,8 @@ const deflateAsync = promisify(deflate);
 const DEFLATE_CHUNK = 64 * 1024;
 
 /**
- * As `encodeTiff`, compressing blocks on libuv's thread pool (`concurrency` at a time), so several
- * cores work on one file. Prefer it for large images.
+ * As `encodeTiff`, compressing blocks on libuv's thread pool (DEFLATE) or zstd's worker threads (ZSTD),
+ * `concurrency` at a time, so several cores work on one file. Prefer it for large images.
  */
 export async function encodeTiffAsync(
   img: TiffImage,
@@ -230,7 +233,9 @@ export async function encodeTiffAsync(
       const raw = rawBlock(job.b, options, scratch);
       const level = data[job.li];
       if (level === undefined) throw new ClayError('INTERNAL', 'missing level');
-      level[job.bi] = options.compression === 'none' ? raw : await deflateAsync(raw, { level: options.level ?? 6, chunkSize: DEFLATE_CHUNK });
+      level[job.bi] = options.compression === 'none' ? raw
+        : options.compression === 'zstd' ? await zstdCompress(raw, options.level ?? 1)
+          : await deflateAsync(raw, { level: options.level ?? 6, chunkSize: DEFLATE_CHUNK });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));

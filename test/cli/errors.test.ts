@@ -7,6 +7,7 @@
  * leaving nothing behind. The mounts need root with CAP_SYS_ADMIN (`mount -t tmpfs`), as
  * test/deploy/full-disk.test.ts does; without it the test fails saying so.
  */
+import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -75,6 +76,22 @@ test('a row spec out of range or malformed names the flag the user typed', async
     assert.ok(line.includes(flag), `${line} names ${flag}`);
     for (const other of ['--rows', '--indices', '--subset'].filter((f) => f !== flag)) assert.ok(!line.includes(other), `${line} does not name ${other}`);
   }
+});
+
+test('chip encoding flags: an unknown codec, or a level the codec does not have, is refused naming the flag', async () => {
+  const out = join(dir, 'codec');
+  const cases: [string[], RegExp][] = [
+    [['--compress', 'lzw'], /^error BAD_ARGUMENT: --compress .*lzw/m],
+    [['--compress', 'deflate', '--level', '12'], /^error BAD_ARGUMENT: --level 12 is not a DEFLATE level \(1\.\.9/m],
+    [['--compat', 'clay-v0', '--level', '10'], /^error BAD_ARGUMENT: --level 10 is not a DEFLATE level/m],
+    [['--compress', 'zstd', '--level', '23'], /^error BAD_ARGUMENT: --level must be an integer >= 1 and <= 22, got '23'/m],
+  ];
+  for (const [flags, want] of cases) {
+    const r = await runCli([...NO_PC, 'run', '--sample', sample, '--index', '0', '--out', out, ...flags]);
+    assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, want);
+  }
+  assert.equal(existsSync(join(out, '02')), false, 'nothing was written');
 });
 
 /** Mounts a tmpfs at a new folder under `dir` with `options`; resolves with the folder. */

@@ -22,6 +22,12 @@ import { readSampleFile } from '../../../pipeline/sample-file.ts';
 import { BUNDLED_DIR, bundledCases } from '../../helpers/bundled.ts';
 import { localFile } from '../warp/oracle.ts';
 import { gdalinfo, gdaltransform, locationValues } from './gdal.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { loadZstd } from '../../../core/zstd.ts';
+import { decodeChip } from '../../../model/data/read-chip.ts';
+
+const exec = promisify(execFile);
 
 const BANDS = ['B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B8A', 'B11', 'B12', 'vh', 'vv', 'dem'];
 const COLORS = ['Blue', 'Green', 'Red', ...new Array<string>(10).fill('Gray')];
@@ -81,7 +87,7 @@ test('row 0: three units, kept/rejected sets and reasons equal the designed case
   assert.deepEqual(byChip(5).reasons, ['dem_nodata']);
 });
 
-test('every chip opens in gdalinfo: 512 x 512, 13 Float32 bands, descriptions, colours, UTM CRS, the window\'s geotransform, date tag, Area, DEFLATE', async () => {
+test('every chip opens in gdalinfo: 512 x 512, 13 Float32 bands, descriptions, colours, UTM CRS, the window\'s geotransform, date tag, Area, ZSTD', async () => {
   let checked = 0;
   for (const m of manifests) {
     const t = m.plan.grid.transform;
@@ -97,7 +103,7 @@ test('every chip opens in gdalinfo: 512 x 512, 13 Float32 bands, descriptions, c
       assert.deepEqual(info.geoTransform, [t[0] + c.window.col * t[1], t[1], 0, t[3] + c.window.row * t[5], 0, t[5]]);
       assert.equal(info.metadata['']?.date, m.date);
       assert.equal(info.metadata['']?.AREA_OR_POINT, 'Area');
-      assert.equal(info.metadata.IMAGE_STRUCTURE?.COMPRESSION, 'DEFLATE');
+      assert.equal(info.metadata.IMAGE_STRUCTURE?.COMPRESSION, 'ZSTD');
       assert.equal(info.metadata.IMAGE_STRUCTURE?.INTERLEAVE, 'PIXEL');
       checked++;
     }
@@ -194,7 +200,7 @@ test('the unit chip index (GeoParquet) has one row per candidate chip, as the ma
   }
 });
 
-test('--compat clay-v0: the same pixels, georeferenced half a pixel west and north, in 1-row strips', async () => {
+test('--compat clay-v0: the same pixels, georeferenced half a pixel west and north, in 1-row strips of DEFLATE', async () => {
   const compat = await runRow0(join(dir, 'compat'), { mode: 'clay-v0' });
   assert.equal(compat.units.reduce((n, u) => n + u.kept, 0), 47);
   const m = parseManifest(await readFile(join(dir, 'compat', compat.units[0]!.manifest)), 'compat');
@@ -203,8 +209,40 @@ test('--compat clay-v0: the same pixels, georeferenced half a pixel west and nor
   const t = m.plan.grid.transform;
   assert.deepEqual(ours.geoTransform, [t[0] + c.window.col * 10 - 5, 10, 0, t[3] - c.window.row * 10 + 5, 0, -10]);
   assert.deepEqual(ours.bands[0]!.block, [512, 1]);
+  assert.equal(ours.metadata.IMAGE_STRUCTURE?.COMPRESSION, 'DEFLATE');
   const pts: [number, number][] = [[0, 0], [100, 200], [511, 511]];
   const a = await locationValues(join(dir, 'compat', c.file!.key), pts, { bands: 13 });
   const b = await locationValues(join(dir, 'out', c.file!.key), pts, { bands: 13 });
   assert.deepEqual(a, b);
+});
+
+test('--compress deflate, and zstd with the float predictor: the same pixels as the default ZSTD chips, bit for bit, read by GDAL and by the chip reader', async () => {
+  await loadZstd();
+  for (const [name, encoding] of [['deflate', { compress: 'deflate' }], ['zstd-float', { compress: 'zstd', level: 3, predictor: 'float' }]] as const) {
+    const other = await runRow0(join(dir, name), { encoding });
+    assert.equal(other.units.reduce((n, u) => n + u.kept, 0), 47);
+    let checked = 0;
+    for (const m of manifests) {
+      for (const c of m.chips) {
+        if (!c.file) continue;
+        const [a, b] = await Promise.all([readFile(join(dir, 'out', c.file.key)), readFile(join(dir, name, c.file.key))]);
+        const ref = { url: c.file.key, key: c.file.key, mgrs: '31TGL', date: m.date };
+        const [x, y] = [decodeChip(a, ref), decodeChip(b, ref)];
+        assert.ok(Buffer.from(x.pixels.buffer, x.pixels.byteOffset, x.pixels.byteLength).equals(Buffer.from(y.pixels.buffer, y.pixels.byteOffset, y.pixels.byteLength)), `${name} ${c.file.key}`);
+        checked++;
+      }
+    }
+    assert.equal(checked, 47);
+    // GDAL, the independent reader: the whole raster of one chip of each, and its codec.
+    const key = manifests[1]!.chips.find((c) => c.kept)!.file!.key;
+    const info = await gdalinfo(join(dir, name, key));
+    assert.equal(info.metadata.IMAGE_STRUCTURE?.COMPRESSION, name === 'deflate' ? 'DEFLATE' : 'ZSTD');
+    if (name === 'zstd-float') assert.equal(info.metadata.IMAGE_STRUCTURE?.PREDICTOR, '3');
+    const raw = async (f: string): Promise<Buffer> => {
+      const to = `${f}.raw`;
+      await exec('gdal_translate', ['-q', '-of', 'ENVI', f, to]);
+      return readFile(to);
+    };
+    assert.ok((await raw(join(dir, name, key))).equals(await raw(join(dir, 'out', key))), `GDAL reads ${name} and ZSTD the same`);
+  }
 });

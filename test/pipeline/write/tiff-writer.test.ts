@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fromFile } from 'geotiff';
 import { isClayError } from '../../../core/errors.ts';
+import { loadZstd } from '../../../core/zstd.ts';
 import { byteLength, encodeTiff, encodeTiffAsync, writeTiff } from '../../../pipeline/write/tiff-writer.ts';
 import type { TiffImage } from '../../../pipeline/write/tiff-writer.ts';
 import { gdalinfo, gdalValuesMany, gdalWarnings, haveGdal, readIfds } from './oracle.ts';
@@ -62,6 +63,26 @@ describe('tiff-writer vs gdalinfo', { skip }, () => {
     assert.equal(b?.noDataValue, 0);
     const got = gdalValuesMany(path, POINTS.filter(([c, r]) => c < 700 && r < 520));
     POINTS.forEach(([c, r], i) => assert.deepEqual(got[i], [c === 5 && r === 0 ? 0 : u16(c, r)], `pixel ${c},${r}`));
+  });
+
+  it('ZSTD (compression 50000): uint16 tiles with the horizontal predictor, float32 strips with the floating-point predictor; GDAL reads what was written', async () => {
+    const img = uint16Image(700, 520);
+    const path = join(dir, 'u16-zstd.tif');
+    await writeTiff(path, img, { layout: { kind: 'tiles', width: 256, height: 256 }, compression: 'zstd', level: 3, predictor: 'horizontal' });
+    assert.equal(gdalWarnings(path), '');
+    const info = gdalinfo(path);
+    assert.equal(info.metadata['IMAGE_STRUCTURE']?.['COMPRESSION'], 'ZSTD');
+    assert.equal(info.metadata['IMAGE_STRUCTURE']?.['PREDICTOR'], '2');
+    const got = gdalValuesMany(path, POINTS.filter(([c, r]) => c < 700 && r < 520));
+    POINTS.forEach(([c, r], i) => assert.deepEqual(got[i], [c === 5 && r === 0 ? 0 : u16(c, r)], `pixel ${c},${r}`));
+    const f = new Float32Array(300 * 40 * 3).map((_, i) => Math.sin(i * 0.37) * 1000 + (i % 7) * 1e-3);
+    const fpath = join(dir, 'f32-zstd.tif');
+    await writeTiff(fpath, { width: 300, height: 40, samples: 3, raster: { dtype: 'float32', data: f } }, { layout: { kind: 'strips', rowsPerStrip: 16 }, compression: 'zstd', predictor: 'float' });
+    assert.equal(gdalinfo(fpath).metadata['IMAGE_STRUCTURE']?.['PREDICTOR'], '3');
+    const fpts: Array<[number, number]> = [[0, 0], [299, 39], [17, 20]];
+    const vals = gdalValuesMany(fpath, fpts);
+    // gdallocationinfo prints 15 significant digits: the float32 nearest to what it prints.
+    fpts.forEach(([c, r], i) => assert.deepEqual(vals[i]!.map((v) => Math.fround(v)), [0, 1, 2].map((k) => f[(r * 300 + c) * 3 + k]!), `pixel ${c},${r}`));
   });
 
   it('13-band float32 chip: band-sequential input, descriptions, colour interpretation, date tag', async () => {
@@ -206,6 +227,9 @@ describe('tiff-writer encoding', () => {
     const a = Buffer.concat(encodeTiff(img, opts));
     const b = Buffer.concat(await encodeTiffAsync(img, opts, { concurrency: 3 }));
     assert.deepEqual(a, b);
+    await loadZstd();
+    const z = { ...opts, compression: 'zstd' } as const;
+    assert.deepEqual(Buffer.concat(encodeTiff(img, z)), Buffer.concat(await encodeTiffAsync(img, z, { concurrency: 3 })), 'ZSTD on this thread and on the worker threads');
     const raw = encodeTiff(img, { layout: { kind: 'strips', rowsPerStrip: 7 }, compression: 'none' });
     const head = raw[0]?.length ?? 0;
     assert.equal(byteLength(raw) - head, 300 * 200 * 2);
