@@ -8,15 +8,17 @@
  *   node --import tsx bench/train-stream.ts [--chips DIR] [--epochs 3] [--batch 4] [--workers 1] [--prefetch 2]
  *                                           [--train-steps 6] [--no-train] [--no-shards]
  *
- * (e) `Bench:Source` lines: the same chips as GeoTIFF chips and packed into shards (codecs none, deflate),
+ * (e) `Bench:Source` lines: the same chips as GeoTIFF chips in their own codec and transcoded by GDAL into the
+ * other (ZSTD or DEFLATE), and packed into shards (codecs none, deflate),
  * chips/s per decode core and the cores needed for 500 chips/s (issue 28).
  *
  * `--chips DIR` reuses chips made earlier (any folder `listChips` accepts); otherwise they are generated
  * into a temporary folder from the sources (`clay demo`, the same as `node bin/clay.js demo` after
  * `npm run build`) and removed afterwards. The functions are exported for other benches to reuse.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { cp, mkdtemp, rename, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +43,7 @@ import { openChipTrainData } from '../model/data/train-data.ts';
 import { syntheticTrainData } from '../model/data/synthetic.ts';
 import { trainRun, type StepEvent, type TrainData } from '../model/train-run.ts';
 
+const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 2 ** 20;
 
@@ -308,7 +311,21 @@ async function shardRates(chips: BenchChips, opts: { epochs: number; batchSize: 
     // recycled buffers), not the start-up of a pool that a run pays once.
     const geotiff = (await streamRate(chips.refs, { ...opts, epochs: 2 }))[1]!;
     const perCore = (r: StreamRate): number => 1000 / Math.max(1e-9, r.stats.decodeMs / Math.max(1, r.stats.chips));
-    print({ event: 'Bench:Source', source: 'geotiff', chips: geotiff.samples, samplesPerSec: round(geotiff.samplesPerSec), decodeMsPerChip: round(geotiff.stats.decodeMs / geotiff.stats.chips), chipsPerSecPerDecodeCore: round(perCore(geotiff)), coresFor500: round(500 / perCore(geotiff)), MB: round(geotiff.stats.bytesRead / MiB), rssMiB: geotiff.rss });
+    // The same chips in the other GeoTIFF codec (GDAL transcodes them: same pixels, same tags).
+    const codecOf = async (f: string): Promise<string> => /COMPRESSION=(\w+)/.exec((await exec('gdalinfo', [f])).stdout)?.[1]?.toLowerCase() ?? 'none';
+    const own = await codecOf(chips.refs[0]!.url);
+    const otherCodec = own === 'zstd' ? 'deflate' : 'zstd';
+    const otherDir = join(tmp, `geotiff-${otherCodec}`);
+    await cp(chips.dir, otherDir, { recursive: true });
+    const otherRefs = await listChips(otherDir);
+    for (const r of otherRefs) {
+      await exec('gdal_translate', ['-q', '-co', `COMPRESS=${otherCodec.toUpperCase()}`, '-co', otherCodec === 'zstd' ? 'ZSTD_LEVEL=1' : 'ZLEVEL=6', '-co', 'BLOCKYSIZE=16', r.url, `${r.url}.t.tif`]);
+      await rename(`${r.url}.t.tif`, r.url);
+    }
+    const other = (await streamRate(otherRefs, { ...opts, epochs: 2 }))[1]!;
+    for (const [codec, r] of [[own, geotiff], [otherCodec, other]] as const) {
+      print({ event: 'Bench:Source', source: `geotiff (${codec})`, chips: r.samples, samplesPerSec: round(r.samplesPerSec), decodeMsPerChip: round(r.stats.decodeMs / r.stats.chips), chipsPerSecPerDecodeCore: round(perCore(r)), coresFor500: round(500 / perCore(r)), MB: round(r.stats.bytesRead / MiB), rssMiB: r.rss });
+    }
     for (const codec of ['none', 'deflate'] as const) {
       const out = join(tmp, codec);
       const t0 = performance.now();

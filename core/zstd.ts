@@ -81,6 +81,7 @@ class ZstdPool {
     return slot;
   }
 
+  /** `raw` on a SharedArrayBuffer must not change until the promise settles; any other may change at once. */
   compress(raw: Uint8Array, level: number): Promise<Uint8Array> {
     if (this.workers.length < this.size) this.workers.push(this.start());
     const slot = this.workers[this.next++ % this.workers.length]!;
@@ -88,10 +89,14 @@ class ZstdPool {
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { id, resolve, reject });
       slot.worker.ref();
-      // A copy of the block alone goes to the worker (transferred: cloning a view would copy its whole
-      // buffer); the caller may reuse `raw` at once.
-      const copy = raw.slice();
-      slot.worker.postMessage({ id, raw: copy, level }, [copy.buffer]);
+      // A block in shared memory is read there by the worker (the caller keeps it until this resolves);
+      // any other goes as a copy of the block alone (transferred: cloning a view copies its whole buffer).
+      if (raw.buffer instanceof SharedArrayBuffer) {
+        slot.worker.postMessage({ id, raw, level });
+      } else {
+        const copy = raw.slice();
+        slot.worker.postMessage({ id, raw: copy, level }, [copy.buffer]);
+      }
     });
   }
 }

@@ -38,15 +38,16 @@ export function bytesPerSample(dtype: Dtype): number {
   return dtype === 'uint8' ? 1 : dtype === 'uint16' ? 2 : 4;
 }
 
-/** A zero-filled raster of `n` samples. */
-export function allocRaster(dtype: Dtype, n: number): Raster {
+/** A zero-filled raster of `n` samples; `shared`: on a SharedArrayBuffer (worker threads read it in place). */
+export function allocRaster(dtype: Dtype, n: number, shared = false): Raster {
+  const buf = shared ? new SharedArrayBuffer(n * bytesPerSample(dtype)) : undefined;
   switch (dtype) {
     case 'uint8':
-      return { dtype, data: new Uint8Array(n) };
+      return { dtype, data: buf ? new Uint8Array(buf) : new Uint8Array(n) };
     case 'uint16':
-      return { dtype, data: new Uint16Array(n) };
+      return { dtype, data: buf ? new Uint16Array(buf) : new Uint16Array(n) };
     case 'float32':
-      return { dtype, data: new Float32Array(n) };
+      return { dtype, data: buf ? new Float32Array(buf) : new Float32Array(n) };
   }
 }
 

@@ -225,7 +225,8 @@ export async function encodeTiffAsync(
   const maxBlock = jobs.reduce((m, j) => Math.max(m, j.b.w * j.b.h * j.b.img.samples), 0);
   const worker = async (): Promise<void> => {
     // Each worker reuses one block buffer: DEFLATE has consumed it before the worker's next block.
-    const scratch = options.compression === 'none' ? undefined : allocRaster(img.raster.dtype, maxBlock);
+    // For ZSTD the buffer is shared: the zstd worker reads the block in place, no copy per block.
+    const scratch = options.compression === 'none' ? undefined : allocRaster(img.raster.dtype, maxBlock, options.compression === 'zstd');
     while (next < jobs.length) {
       signal?.throwIfAborted();
       const job = jobs[next++];
