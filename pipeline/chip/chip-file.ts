@@ -61,7 +61,7 @@ export interface ChipEncoding {
   rowsPerStrip: number;
   /**
    * `deflate` (Clay v0's, every TIFF reader's) or `zstd` (TIFF compression 50000: GDAL >= 2.3 and rasterio
-   * read it; about 2x faster to encode and to decode).
+   * read it; on noisy pixels the codec alone encodes 3.4x faster than DEFLATE 6 and decodes about as fast).
    */
   compress: ChipCodec;
   /** The codec's level: zlib's 1..9 (6 is GDAL's and so Clay v0's), zstd's 1..22. */
@@ -72,7 +72,7 @@ export interface ChipEncoding {
 }
 
 /**
- * Defaults: true georeferencing, 16-row strips, ZSTD level 1 (on noisy pixels about 2x faster to encode than
+ * Defaults: true georeferencing, 16-row strips, ZSTD level 1 (on noisy pixels the job takes 0.58x the CPU of
  * Clay v0's DEFLATE level 6 for files 1.5 % larger; the README's encoding table has the figures).
  */
 export const DEFAULT_ENCODING: ChipEncoding = { rowsPerStrip: 16, compress: 'zstd', level: 1, predictor: 'none', georeferencing: 'true' };
