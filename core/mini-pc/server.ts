@@ -135,7 +135,7 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
       return json(200, {
         type: 'Catalog', id: 'microsoft-pc', title: 'Miniature Planetary Computer STAC API', stac_version: '1.0.0', description: 'Loopback test universe',
         conformsTo: ['https://api.stacspec.org/v1.0.0-rc.1/core', 'https://api.stacspec.org/v1.0.0-rc.1/item-search', 'https://api.stacspec.org/v1.0.0-rc.1/item-search#filter', 'https://api.stacspec.org/v1.0.0-rc.1/item-search#sort', 'http://www.opengis.net/spec/cql2/1.0/conf/cql2-json'],
-        links: [{ rel: 'self', href: base }, { rel: 'search', href: `${base}/search`, method: 'POST' }, { rel: 'data', href: `${base}/collections` }],
+        links: [{ rel: 'self', href: base }, { rel: 'search', type: 'application/geo+json', href: `${base}/search`, method: 'GET' }, { rel: 'search', type: 'application/geo+json', href: `${base}/search`, method: 'POST' }, { rel: 'data', href: `${base}/collections` }],
       });
     }
     if (path === '/collections') return json(200, { collections, links: [] });

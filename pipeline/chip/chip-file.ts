@@ -5,8 +5,10 @@
  * `to_raster(compress="deflate")` wrote, in 512 x 1 strips), CRS + geotransform of the chip window, band descriptions,
  * colour interpretation, `date=YYYY-MM-DD`, `AREA_OR_POINT=Area` (GTRasterTypeGeoKey = PixelIsArea).
  */
+import { createHash } from 'node:crypto';
 import type { Grid } from '../../core/grid.ts';
-import { encodeTiffAsync, type Predictor, type TiffOptions } from '../write/tiff-writer.ts';
+import { encodeTiffShared } from '../worker/pool.ts';
+import { encodeTiffAsync, type Predictor, type TiffImage, type TiffOptions } from '../write/tiff-writer.ts';
 import { CHIP_BANDS } from './bands.ts';
 
 /** Clay v0's dataset version, the first folder of the layout and the `_v02_` of the names. */
@@ -108,9 +110,25 @@ export function chipTiffOptions(grid: Grid, date: string, encoding: ChipEncoding
  * DEFLATE runs on libuv's thread pool, ZSTD on its worker threads. Returns the file as chunks in file order.
  */
 export async function encodeChip(planes: Float32Array, grid: Grid, date: string, encoding: ChipEncoding, options: { signal?: AbortSignal; concurrency?: number } = {}): Promise<Uint8Array[]> {
-  return encodeTiffAsync(
-    { width: grid.width, height: grid.height, samples: CHIP_BANDS.length, raster: { dtype: 'float32', data: planes }, interleave: 'band' },
-    chipTiffOptions(grid, date, encoding),
-    { concurrency: options.concurrency ?? 4, ...(options.signal ? { signal: options.signal } : {}) },
-  );
+  return encodeTiffAsync(chipImage(planes, grid), chipTiffOptions(grid, date, encoding), { concurrency: options.concurrency ?? 4, ...(options.signal ? { signal: options.signal } : {}) });
+}
+
+/**
+ * A chip's file and its sha256. Planes on a SharedArrayBuffer (as `stackChip` makes them) are encoded
+ * and hashed whole on a worker thread, one message each way, leaving the main thread to stack the next
+ * chip; others as `encodeChip`, hashed here.
+ */
+export async function encodeChipFile(planes: Float32Array, grid: Grid, date: string, encoding: ChipEncoding, options: { signal?: AbortSignal } = {}): Promise<{ chunks: Uint8Array[]; sha256: string }> {
+  if (planes.buffer instanceof SharedArrayBuffer) {
+    const { file, sha256 } = await encodeTiffShared(chipImage(planes, grid), chipTiffOptions(grid, date, encoding), options);
+    return { chunks: [file], sha256 };
+  }
+  const chunks = await encodeChip(planes, grid, date, encoding, options);
+  const hash = createHash('sha256');
+  for (const c of chunks) hash.update(c);
+  return { chunks, sha256: hash.digest('hex') };
+}
+
+function chipImage(planes: Float32Array, grid: Grid): TiffImage {
+  return { width: grid.width, height: grid.height, samples: CHIP_BANDS.length, raster: { dtype: 'float32', data: planes }, interleave: 'band' };
 }

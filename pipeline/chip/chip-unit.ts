@@ -2,7 +2,7 @@
  * One unit of work: the chips of one MGRS tile on one planned date. Stacks each 512 x 512 window
  * (row-major from the top-left, full chips only), applies Clay v0's filter, encodes and stores the kept
  * chips (each one atomic PUT or rename), then the unit's chip index (GeoParquet), then the manifest, last. A few chips
- * are in flight at once (reads and warps of one overlap the DEFLATE of another on libuv's pool), so memory
+ * are in flight at once (reads and warps of one overlap the encoding of another on a worker thread), so memory
  * is bounded by `inflight` chips, never by the tile.
  */
 import { createHash } from 'node:crypto';
@@ -15,7 +15,7 @@ import type { PlanMode, PlannedDate } from '../plan/plan-types.ts';
 import { pointTransform } from '../warp/proj.ts';
 import type { Resampling } from '../warp/warp.ts';
 import { BAND_INDEX, BOA_OFFSET, hasBoaOffset } from './bands.ts';
-import { CHIP_VERSION, chipFileName, encodeChip, unitPrefix, type ChipEncoding } from './chip-file.ts';
+import { CHIP_VERSION, chipFileName, encodeChipFile, unitPrefix, type ChipEncoding } from './chip-file.ts';
 import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } from './manifest.ts';
 import { writeChipIndex } from '../index/chip-index.ts';
 import { assessChip, type RejectReason } from './quality.ts';
@@ -154,12 +154,12 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
       const record: ChipRecord = { chip, window, ...footprintOf(grid, window), ...q };
       if (q.kept) {
         if (harmonized) harmonizeStack(stack);
-        const chunks = await encodeChip(stack.planes, chipGrid, date.date, encoding, { signal });
+        const { chunks, sha256: digest } = await encodeChipFile(stack.planes, chipGrid, date.date, encoding, { signal });
         const t2 = performance.now();
         times.encodeMs += t2 - t1;
         const key = prefix + chipFileName(mgrs, date.date, chip, version);
         const bytes = await store.put(key, chunks, { contentType: 'image/tiff; application=geotiff', signal });
-        record.file = { key, bytes, sha256: sha256(chunks) };
+        record.file = { key, bytes, sha256: digest };
         const offset = hasBoaOffset(date.s2.processingBaseline) && !harmonized ? BOA_OFFSET : 0;
         const preview = await options.extras?.({ key, planes: stack.planes, grid: chipGrid, offset });
         if (preview) record.preview = preview;

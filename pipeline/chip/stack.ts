@@ -62,6 +62,8 @@ export async function openChipSources(date: PlannedDate, access: SourceAccess): 
       limit: access.limit,
       stats: access.stats,
       ...(access.decoder ? { decoder: access.decoder } : {}),
+      // DEFLATE tiles decode on the worker threads that also encode the chips: the main thread warps.
+      decodeInWorkers: true,
       ...(access.signal ? { signal: access.signal } : {}),
     });
   const hrefOf = (hrefs: Record<string, string>, keys: readonly string[], id: string): string => {
@@ -137,7 +139,8 @@ export function newChipBuffers(): ChipBuffers {
 export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}, reuse?: StackBuffers, fieldPool?: Float64Pool): Promise<ChipStack> {
   const n = grid.width * grid.height;
   const fits = reuse !== undefined && reuse.scl.length === n && reuse.planes.length === n * sources.bands.length;
-  const stack: ChipStack = fits ? { grid, planes: reuse.planes, scl: reuse.scl } : { grid, planes: new Float32Array(n * sources.bands.length), scl: new Float32Array(n) };
+  // Planes on shared memory: the chip's encoder worker reads them in place (`encodeChipFile`).
+  const stack: ChipStack = fits ? { grid, planes: reuse.planes, scl: reuse.scl } : { grid, planes: new Float32Array(new SharedArrayBuffer(n * sources.bands.length * 4)), scl: new Float32Array(n) };
   const fields = new FieldCache(grid, fieldPool);
   try {
     await Promise.all([

@@ -22,6 +22,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { ClayError, errorMessage, isClayError } from '../../core/errors.ts';
 import { intersectWindows, pointToArea, type GeoTransform, type Grid, type Window } from '../../core/grid.ts';
 import { inflateNative } from './inflate.ts';
+import { inflateTile } from '../worker/pool.ts';
 import { lzwDecode } from './lzw.ts';
 import { packBitsDecode } from './packbits.ts';
 import { RangeReader, type BlobAccess } from './range-reader.ts';
@@ -55,6 +56,12 @@ export interface CogOptions extends BlobAccess {
   /** Limits concurrent range requests; share one across COGs (default: 8 per COG). */
   limit?: LimitFunction;
   decoder?: TileDecoder;
+  /**
+   * DEFLATE tiles (with the `zlib` decoder) inflated and finished on the pipeline's worker threads
+   * (`pipeline/worker/`) instead of libuv's pool and this thread: the same pixels, the main thread freed
+   * of zlib's per-tile overhead and the predictor loops (default false; the chip job sets it).
+   */
+  decodeInWorkers?: boolean;
   coalesce?: CoalesceOptions;
   /** Bytes fetched per header block (default 64 KiB). */
   headerBlockBytes?: number;
@@ -158,7 +165,7 @@ export class Cog {
       const fd0 = first.getFileDirectory();
       const geo = geoOf(first.getGeoKeys(), await fd0.loadValue('ModelTransformation'), await fd0.loadValue('ModelTiepoint'), await fd0.loadValue('ModelPixelScale'), reader.url);
       const nodata = image.getGDALNoData() ?? first.getGDALNoData() ?? undefined;
-      const codec = await codecFor(compression, options.decoder ?? 'zlib', fd, layout, blocks.tileWidth, reader.url);
+      const codec = await codecFor(compression, options.decoder ?? 'zlib', fd, layout, blocks.tileWidth, reader.url, options.decodeInWorkers ?? false);
       const decode = (bytes: Uint8Array, rows: number): Promise<Raster> => decodeBlock(codec, bytes, layout, blocks.tileWidth, rows);
       const grid: Grid = { epsg: geo.epsg, transform: scaleTransform(geo.transform, first.getWidth() / width, first.getHeight() / height), width, height };
       return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), blocks, header.blocks, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview, band });
@@ -298,6 +305,8 @@ interface BlockLayout {
 interface Codec {
   decompress: (bytes: Uint8Array, expected: number) => Promise<Uint8Array>;
   native: boolean;
+  /** Decompress and finish the samples on the pipeline's worker threads (DEFLATE only). */
+  inWorkers?: true;
 }
 
 /** TIFF Compression tag values, named as GDAL names them, for messages. */
@@ -310,10 +319,10 @@ const COMPRESSION_NAMES: Record<number, string> = {
 const GEOTIFF_CODECS = new Set([5, 7, 8, 32946, 32773, 34887, 50000]);
 
 /** The decompressor of `compression`, or COG_UNSUPPORTED naming it. */
-async function codecFor(compression: number, decoder: TileDecoder, fd: GeoFileDirectory, layout: SampleLayout, width: number, url: string): Promise<Codec> {
+async function codecFor(compression: number, decoder: TileDecoder, fd: GeoFileDirectory, layout: SampleLayout, width: number, url: string, inWorkers: boolean): Promise<Codec> {
   if (compression === COMPRESSION_NONE) return { decompress: async (bytes) => bytes.slice(), native: false };
   if (decoder === 'zlib') {
-    if (DEFLATE.has(compression)) return { decompress: (bytes, expected) => inflateNative(bytes, expected), native: false };
+    if (DEFLATE.has(compression)) return { decompress: (bytes, expected) => inflateNative(bytes, expected), native: false, ...(inWorkers ? { inWorkers } : {}) };
     if (compression === LZW) return { decompress: async (bytes, expected) => lzwDecode(bytes, expected), native: false };
     if (compression === PACKBITS) return { decompress: async (bytes, expected) => packBitsDecode(bytes, expected), native: false };
   }
@@ -344,6 +353,7 @@ async function codecFor(compression: number, decoder: TileDecoder, fd: GeoFileDi
 /** One tile: decompressed, then swapped, predictor undone, the band taken out (`tile-decode.ts`). */
 async function decodeBlock(codec: Codec, bytes: Uint8Array, layout: SampleLayout, width: number, rows: number): Promise<Raster> {
   const expected = width * rows * layout.samples * (layout.bits / 8);
+  if (codec.inWorkers) return inflateTile(bytes, expected, layout, width, rows);
   const raw = await codec.decompress(bytes, expected);
   if (raw.byteLength < expected) throw new Error(`decoded ${raw.byteLength} of ${expected} bytes`);
   return samplesToRaster(raw, layout, width, rows, codec.native);

@@ -200,7 +200,11 @@ function compressSync(raw: Uint8Array, o: TiffOptions): Uint8Array {
  */
 export function encodeTiff(img: TiffImage, options: TiffOptions = {}): Uint8Array[] {
   const levels = plan(img, options);
-  const data = levels.map((l) => l.blocks.map((b) => compressSync(rawBlock(b, options), options)));
+  // Compressed blocks are extracted into one reused buffer (the codec copies what it keeps); uncompressed
+  // ones are the file's bytes, each its own.
+  const maxBlock = levels.reduce((m, l) => l.blocks.reduce((k, b) => Math.max(k, b.w * b.h * b.img.samples), m), 0);
+  const scratch = options.compression === 'none' ? undefined : allocRaster(img.raster.dtype, maxBlock);
+  const data = levels.map((l) => l.blocks.map((b) => compressSync(rawBlock(b, options, scratch), options)));
   return assemble(levels, options, data);
 }
 
