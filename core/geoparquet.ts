@@ -341,7 +341,9 @@ function fieldType(field: SchemaTree): ColumnType | undefined {
     if (e.repetition_type === 'REPEATED') return undefined;
     if (e.type === 'BYTE_ARRAY' && isString(e)) return 'utf8';
     if (e.type === 'INT32' && (e.converted_type === 'DATE' || e.logical_type?.type === 'DATE')) return 'date';
-    if (e.type === 'INT32' && e.converted_type === undefined && e.logical_type === undefined) return 'int32';
+    // DuckDB and Arrow writers annotate plain int32 as INT_32 / INTEGER(32, signed).
+    const int32 = (e.converted_type === undefined || e.converted_type === 'INT_32') && (e.logical_type === undefined || (e.logical_type.type === 'INTEGER' && e.logical_type.bitWidth === 32 && e.logical_type.isSigned));
+    if (e.type === 'INT32' && int32) return 'int32';
     if (e.type === 'DOUBLE') return 'float64';
     if (e.type === 'BOOLEAN') return 'bool';
     return undefined;
@@ -418,6 +420,7 @@ export async function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetO
   const geoText = keyValue.get('geo');
   if (geoText === undefined) throw fail('no geo key in its file metadata: not GeoParquet');
   const geo = parseGeo(geoText, fail);
+  const compressors = await decompressors(md, fail);
   const covering = geo.columns[geo.primary_column]?.covering?.bbox.xmin[0];
   const fields = parquetSchema(md).children;
   const types = new Map<string, ColumnType>();
@@ -433,7 +436,6 @@ export async function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetO
     types.set(name, type);
   }
   if (!fields.some((f) => f.element.name === geo.primary_column)) throw fail(`the geometry column '${geo.primary_column}' is missing`);
-  const compressors = await decompressors(md, fail);
   let rows: Record<string, unknown>[];
   try {
     rows = await parquetReadObjects({ file, metadata: md, columns: [...types.keys(), geo.primary_column], compressors, utf8: false, geoparquet: false });
