@@ -1,20 +1,28 @@
 /**
- * GeoParquet 1.1 files of polygons with plain columns: the chip index and model embeddings, through our
- * own Parquet writer and reader (`core/parquet/`), which map these column types onto Parquet's.
+ * GeoParquet 1.1 files of polygons with plain columns: the chip index, the shard index and model embeddings.
+ * The one file that speaks Parquet: it writes through `hyparquet-writer` and reads through `hyparquet`
+ * (both maintained, pure JavaScript: no WebAssembly module in memory, which is why parquet-wasm was
+ * dropped). Nothing else imports either library.
  *
  * Geometry is one WKB Polygon per row (`core/wkb.ts`), described by the `geo` key of the Parquet file's
  * key-value metadata. No `crs` is written: GeoParquet then means OGC:CRS84, i.e. lon/lat degrees on WGS 84
- * with longitude first, which is what callers must pass.
+ * with longitude first, which is what callers must pass. Every file also has GeoParquet 1.1's bbox covering
+ * column: `bbox` struct<xmin, ymin, xmax, ymax: double> per row, named in the geometry column's `covering`,
+ * so that readers (DuckDB, GDAL, GeoPandas) can skip row groups by their statistics.
  *
  * Column types on disk: utf8 is an optional BYTE_ARRAY (STRING), int32 INT32, float64 an optional DOUBLE,
  * bool BOOLEAN, date INT32 (DATE), list<utf8> and fixed<float32> standard three-level LISTs of STRING
- * and FLOAT elements, the geometry a BYTE_ARRAY of WKB. (parquet-wasm did this until it showed up as ~80 MB
- * of a chip run's peak memory: its WebAssembly module's compiled code and compiler arenas.)
+ * and FLOAT elements (Parquet has no fixed-size list: Arrow's FixedSizeList is stored the same way), the
+ * geometry a BYTE_ARRAY of WKB. Data pages v2, dictionary encoding where hyparquet-writer finds it pays,
+ * min/max statistics per column chunk.
  */
+import { gunzipSync, gzipSync, brotliDecompressSync } from 'node:zlib';
+import { parquetMetadata, parquetReadObjects, parquetSchema, type CompressionCodec, type Compressors, type FileMetaData, type SchemaElement, type SchemaTree } from 'hyparquet';
+import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
+import { arrowSchemaMetadata } from './arrow-schema.ts';
 import { ClayError, errorMessage, isClayError } from './errors.ts';
-import { arrowSchemaMetadata } from './parquet/arrow-schema.ts';
-import { ParquetError, readParquet, schemaLeaves, writeParquet, type Leaf, type LeafData, type ParquetFile, type SchemaNode } from './parquet/parquet.ts';
 import { decodePolygonWkb, encodePolygonWkb, type Ring, type RingInput } from './wkb.ts';
+import { loadZstd, zstdDecompressSync } from './zstd.ts';
 
 /** A column of a GeoTable: a name, a type and its values, one per row (`fixed<float32>`: `size` per row). */
 export type Column =
@@ -45,6 +53,16 @@ export interface GeoColumnMetadata {
   bbox?: [number, number, number, number];
   /** PROJJSON, or null for an unknown CRS; absent means OGC:CRS84. We never write it. */
   crs?: Record<string, unknown> | null;
+  /** GeoParquet 1.1 coverings: `bbox` names the struct fields that hold each row's box (what we write). */
+  covering?: { bbox: BboxCovering };
+}
+
+/** Where each row's bounding box is: the path of each of its four values (`['bbox', 'xmin']`, ...). */
+export interface BboxCovering {
+  xmin: [string, string];
+  ymin: [string, string];
+  xmax: [string, string];
+  ymax: [string, string];
 }
 
 /** The `geo` file metadata of GeoParquet. */
@@ -72,6 +90,8 @@ export interface WriteGeoParquetOptions {
   compression?: ParquetCompression;
   /** Extra key-value file metadata; `geo` and `ARROW:schema` are reserved. */
   metadata?: Record<string, string>;
+  /** Rows per row group (default 10,000): smaller groups let readers skip more by the bbox statistics. */
+  rowGroupRows?: number;
 }
 
 /** Options of readGeoParquet. */
@@ -84,6 +104,9 @@ export interface ReadGeoParquetOptions {
 export const GEOPARQUET_VERSION = '1.1.0';
 
 const RESERVED_KEYS = new Set(['geo', 'ARROW:schema']);
+/** The name of the bbox covering column (GeoParquet 1.1's own example name); a table column may not use it. */
+export const BBOX_COLUMN = 'bbox';
+const DEFAULT_ROW_GROUP_ROWS = 10_000;
 
 // ---------------------------------------------------------------------------------------------- write
 
@@ -142,6 +165,7 @@ function geoMetadata(name: string, polygons: readonly (readonly RingInput[])[]):
   }
   const column: GeoColumnMetadata = { encoding: 'WKB', geometry_types: ['Polygon'] };
   if (minX <= maxX) column.bbox = [minX, minY, maxX, maxY];
+  column.covering = { bbox: { xmin: [BBOX_COLUMN, 'xmin'], ymin: [BBOX_COLUMN, 'ymin'], xmax: [BBOX_COLUMN, 'xmax'], ymax: [BBOX_COLUMN, 'ymax'] } };
   return { version: GEOPARQUET_VERSION, primary_column: name, columns: { [name]: column } };
 }
 
@@ -157,87 +181,88 @@ function wkbRows(polygons: readonly (readonly RingInput[])[]): Uint8Array[] {
   });
 }
 
-/** A list column's schema: the standard three levels (`name` LIST > repeated `list` > required `element`). */
-function listNode(name: string, element: SchemaNode): SchemaNode {
-  return { name, repetition: 'required', logical: 'LIST', children: [{ name: 'list', repetition: 'repeated', children: [{ ...element, name: 'element', repetition: 'required' }] }] };
+type Element = SchemaElement;
+
+const required = (name: string, type: Element['type'], more: Partial<Element> = {}): Element => ({ name, type, repetition_type: 'REQUIRED', ...more });
+const STRING: Partial<Element> = { converted_type: 'UTF8', logical_type: { type: 'STRING' } };
+
+/** A three-level LIST of required elements (`name` > repeated `list` > `element`). */
+function listElements(name: string, element: Element['type'], more: Partial<Element> = {}): Element[] {
+  return [
+    { name, repetition_type: 'REQUIRED', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
+    { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+    required('element', element, more),
+  ];
 }
 
-/** Levels of lists of the given lengths (required list, required elements): an empty list is one slot at def 0. */
-function listLevels(lengths: readonly number[]): { def: Uint8Array; rep: Uint8Array } {
-  const slots = lengths.reduce((n, l) => n + Math.max(1, l), 0);
-  const def = new Uint8Array(slots);
-  const rep = new Uint8Array(slots);
-  let at = 0;
-  for (const l of lengths) {
-    if (l === 0) {
-      at++;
-      continue;
-    }
-    def.fill(1, at, at + l);
-    rep.fill(1, at + 1, at + l);
-    at += l;
-  }
-  return { def, rep };
-}
-
-/** Definition levels of a nullable column: 1 where there is a value. */
-function presence(values: readonly unknown[]): Uint8Array {
-  return Uint8Array.from(values, (v) => (v === null ? 0 : 1));
-}
-
-const utf8 = new TextEncoder();
-
-/** The schema node and leaf data of a column. */
-function columnLeaf(column: Column): { node: SchemaNode; leaf: LeafData } {
-  const rows = column.type === 'fixed<float32>' ? column.values.length / column.size : column.values.length;
+/** The schema elements and the row values of a column. */
+function columnSource(column: Column): { schema: Element[]; data: unknown[] } {
   switch (column.type) {
-    case 'utf8':
-      return {
-        node: { name: column.name, repetition: 'optional', physical: 'BYTE_ARRAY', logical: 'STRING' },
-        leaf: { slots: rows, def: presence(column.values), data: { physical: 'BYTE_ARRAY', values: column.values.filter((v): v is string => v !== null).map((v) => utf8.encode(v)) } },
-      };
-    case 'int32':
-      return { node: { name: column.name, repetition: 'required', physical: 'INT32' }, leaf: { slots: rows, data: { physical: 'INT32', values: Int32Array.from(column.values) } } };
-    case 'float64':
-      return {
-        node: { name: column.name, repetition: 'optional', physical: 'DOUBLE' },
-        leaf: { slots: rows, def: presence(column.values), data: { physical: 'DOUBLE', values: Float64Array.from(column.values.filter((v): v is number => v !== null)) } },
-      };
-    case 'bool':
-      return { node: { name: column.name, repetition: 'required', physical: 'BOOLEAN' }, leaf: { slots: rows, data: { physical: 'BOOLEAN', values: [...column.values] } } };
-    case 'date':
-      return { node: { name: column.name, repetition: 'required', physical: 'INT32', logical: 'DATE' }, leaf: { slots: rows, data: { physical: 'INT32', values: Int32Array.from(column.values, (v) => dayNumber(v) ?? 0) } } };
-    case 'list<utf8>': {
-      const levels = listLevels(column.values.map((l) => l.length));
-      return {
-        node: listNode(column.name, { name: 'element', repetition: 'required', physical: 'BYTE_ARRAY', logical: 'STRING' }),
-        leaf: { slots: levels.def.length, ...levels, data: { physical: 'BYTE_ARRAY', values: column.values.flatMap((l) => l.map((v) => utf8.encode(v))) } },
-      };
-    }
+    case 'utf8': return { schema: [{ name: column.name, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL', ...STRING }], data: [...column.values] };
+    case 'int32': return { schema: [required(column.name, 'INT32')], data: [...column.values] };
+    case 'float64': return { schema: [{ name: column.name, type: 'DOUBLE', repetition_type: 'OPTIONAL' }], data: [...column.values] };
+    case 'bool': return { schema: [required(column.name, 'BOOLEAN')], data: [...column.values] };
+    case 'date': return { schema: [required(column.name, 'INT32', { converted_type: 'DATE', logical_type: { type: 'DATE' } })], data: column.values.map((v) => dayNumber(v) ?? 0) };
+    case 'list<utf8>': return { schema: listElements(column.name, 'BYTE_ARRAY', STRING), data: column.values.map((l) => [...l]) };
     case 'fixed<float32>': {
-      const levels = listLevels(new Array<number>(rows).fill(column.size));
-      return { node: listNode(column.name, { name: 'element', repetition: 'required', physical: 'FLOAT' }), leaf: { slots: levels.def.length, ...levels, data: { physical: 'FLOAT', values: column.values } } };
+      const rows = column.values.length / column.size;
+      return { schema: listElements(column.name, 'FLOAT'), data: Array.from({ length: rows }, (_, r) => Array.from(column.values.subarray(r * column.size, (r + 1) * column.size))) };
     }
   }
 }
+
+/** Each row's [xmin, ymin, xmax, ymax] as the covering struct's values. */
+function bboxRows(polygons: readonly (readonly RingInput[])[]): { xmin: number; ymin: number; xmax: number; ymax: number }[] {
+  return polygons.map((rings) => {
+    const box = { xmin: Infinity, ymin: Infinity, xmax: -Infinity, ymax: -Infinity };
+    for (const ring of rings) {
+      for (const [x, y] of ring) {
+        if (x < box.xmin) box.xmin = x;
+        if (x > box.xmax) box.xmax = x;
+        if (y < box.ymin) box.ymin = y;
+        if (y > box.ymax) box.ymax = y;
+      }
+    }
+    return box;
+  });
+}
+
+const COMPRESSION: Record<ParquetCompression, CompressionCodec> = { snappy: 'SNAPPY', gzip: 'GZIP', uncompressed: 'UNCOMPRESSED' };
 
 /**
- * Writes a GeoParquet 1.1 file (one row group, WKB Polygon geometry, `geo` metadata with the bbox of all
- * rows, then the extra metadata in key order). BAD_ARGUMENT when a column's row count differs from the
- * geometry's, a name repeats, an int32 value is not a 32-bit integer, a ring is open or non-finite, or a
- * metadata key is reserved. The same table always gives the same bytes.
+ * Writes a GeoParquet 1.1 file (WKB Polygon geometry, the `bbox` covering column after it, `geo` metadata
+ * with the bbox of all rows, then the extra metadata in key order). BAD_ARGUMENT when a column's row
+ * count differs from the geometry's, a name repeats or is `bbox`, an int32 value is not a 32-bit integer,
+ * a ring is open or non-finite, or a metadata key is reserved. The same table always gives the same bytes.
  */
 export function writeGeoParquet(table: GeoTable, options: WriteGeoParquetOptions = {}): Uint8Array {
   const metadata = options.metadata ?? {};
-  const rows = checkTable(table, metadata);
-  const parts = table.columns.map(columnLeaf);
+  checkTable(table, metadata);
+  if (table.geometry.name === BBOX_COLUMN || table.columns.some((c) => c.name === BBOX_COLUMN)) throw badArgument(`column name '${BBOX_COLUMN}' is the bbox covering column's`);
+  const rowGroupRows = options.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
+  if (!(Number.isInteger(rowGroupRows) && rowGroupRows > 0)) throw badArgument(`rowGroupRows ${rowGroupRows} is not a positive integer`);
+  const parts = table.columns.map(columnSource);
   const geometry = wkbRows(table.geometry.polygons);
-  const fields: SchemaNode[] = [...parts.map((p) => p.node), { name: table.geometry.name, repetition: 'required', physical: 'BYTE_ARRAY' }];
-  const leaves: LeafData[] = [...parts.map((p) => p.leaf), { slots: rows, data: { physical: 'BYTE_ARRAY', values: geometry } }];
+  const schema: Element[] = [
+    { name: 'schema', num_children: parts.length + 2 },
+    ...parts.flatMap((p) => p.schema),
+    required(table.geometry.name, 'BYTE_ARRAY'),
+    { name: BBOX_COLUMN, repetition_type: 'REQUIRED', num_children: 4 },
+    ...(['xmin', 'ymin', 'xmax', 'ymax'] as const).map((n) => required(n, 'DOUBLE')),
+  ];
+  const columnData: ColumnSource[] = [
+    ...table.columns.map((c, k) => ({ name: c.name, data: parts[k]!.data })),
+    { name: table.geometry.name, data: geometry },
+    { name: BBOX_COLUMN, data: bboxRows(table.geometry.polygons) },
+  ];
   const geo = geoMetadata(table.geometry.name, table.geometry.polygons);
-  const keyValue: [string, string][] = [['geo', JSON.stringify(geo)], ...Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))];
+  const keyValue = [{ key: 'geo', value: JSON.stringify(geo) }, ...Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, value]) => ({ key, value }))];
   try {
-    return writeParquet({ fields, leaves, rows, keyValue, codec: options.compression ?? 'snappy', createdBy: 'clay-pipeline' });
+    const buffer = parquetWriteBuffer({
+      columnData, schema, codec: COMPRESSION[options.compression ?? 'snappy'], compressors: { GZIP: (raw) => gzipSync(raw, { level: 6 }) },
+      rowGroupSize: rowGroupRows, kvMetadata: keyValue, createdBy: 'clay-pipeline',
+    });
+    return new Uint8Array(buffer);
   } catch (err) {
     throw new ClayError('INTERNAL', `the table could not be written as Parquet: ${errorMessage(err)}`, { cause: err });
   }
@@ -272,76 +297,100 @@ function parseGeo(text: string, fail: ReadError): GeoMetadata {
     if (Array.isArray(bbox) && bbox.length === 4 && bbox.every((v): v is number => typeof v === 'number')) column.bbox = [bbox[0]!, bbox[1]!, bbox[2]!, bbox[3]!];
     else if (bbox !== undefined) throw fail(`geometry column '${name}' has a malformed bbox`);
     if (c.crs === null || isRecord(c.crs)) column.crs = c.crs;
+    const cover = isRecord(c.covering) && isRecord(c.covering.bbox) ? c.covering.bbox : undefined;
+    const path = (k: string): [string, string] | undefined => {
+      const v = cover?.[k];
+      return Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' ? [v[0], v[1]] : undefined;
+    };
+    const [xmin, ymin, xmax, ymax] = ['xmin', 'ymin', 'xmax', 'ymax'].map(path);
+    if (xmin && ymin && xmax && ymax) column.covering = { bbox: { xmin, ymin, xmax, ymax } };
+    else if (c.covering !== undefined) throw fail(`geometry column '${name}' has a malformed covering`);
     columns[name] = column;
   }
   if (columns[json.primary_column] === undefined) throw fail(`its primary geometry column '${json.primary_column}' is not described`);
   return { version: json.version, primary_column: json.primary_column, columns };
 }
 
-/** Row values of a top-level leaf: its values with nulls where the definition level says so. */
-function withNulls<T>(leaf: Leaf, values: readonly T[]): (T | null)[] {
-  if (leaf.maxDef === 0) return [...values];
-  const out: (T | null)[] = [];
-  let k = 0;
-  for (const d of leaf.def!) out.push(d === leaf.maxDef ? values[k++]! : null);
+/** Codecs hyparquet decodes itself or through node:zlib / core/zstd.ts; others are refused by name. */
+const READ_CODECS = new Set<CompressionCodec>(['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'BROTLI', 'ZSTD']);
+
+/** Decompressors for the codecs of `md`; IO naming the column whose codec we do not read. */
+async function decompressors(md: FileMetaData, fail: ReadError): Promise<Compressors> {
+  const codecs = new Set<CompressionCodec>();
+  for (const group of md.row_groups) {
+    for (const chunk of group.columns) {
+      const codec = chunk.meta_data?.codec;
+      if (codec === undefined) throw fail('a column chunk has no metadata (external column files are not read)');
+      if (!READ_CODECS.has(codec)) throw fail(`column '${chunk.meta_data?.path_in_schema.join('.')}' is ${codec}-compressed, which this reader does not read (SNAPPY, GZIP, BROTLI, ZSTD or none)`);
+      codecs.add(codec);
+    }
+  }
+  const out: Compressors = { GZIP: (input) => new Uint8Array(gunzipSync(input)), BROTLI: (input) => new Uint8Array(brotliDecompressSync(input)) };
+  if (codecs.has('ZSTD')) {
+    await loadZstd();
+    out.ZSTD = (input, length) => zstdDecompressSync(input, length);
+  }
   return out;
 }
 
-const text = new TextDecoder('utf-8', { fatal: true });
-
-/** Rows of a three-level list column (no null lists, no null elements): the element values per row. */
-function listRows<T>(node: SchemaNode, leaf: Leaf, values: ArrayLike<T>, fail: ReadError): T[][] {
-  const outerDef = node.repetition === 'optional' ? 1 : 0;
-  const rows: T[][] = [];
-  let k = 0;
-  for (let i = 0; i < leaf.slots; i++) {
-    const d = leaf.def![i]!;
-    if (leaf.rep![i] === 0) {
-      if (d < outerDef) throw fail(`column '${node.name}' holds a null list at row ${rows.length}`);
-      rows.push([]);
-    }
-    if (d === leaf.maxDef) rows[rows.length - 1]!.push(values[k++]!);
-    else if (d > outerDef) throw fail(`column '${node.name}' holds a null element at row ${rows.length - 1}`);
+/** The Column type a top-level field holds, or undefined for a shape this module does not read. */
+function fieldType(field: SchemaTree): ColumnType | undefined {
+  const e = field.element;
+  const isString = (x: SchemaElement): boolean => x.converted_type === 'UTF8' || x.logical_type?.type === 'STRING';
+  if (field.children.length === 0) {
+    if (e.repetition_type === 'REPEATED') return undefined;
+    if (e.type === 'BYTE_ARRAY' && isString(e)) return 'utf8';
+    if (e.type === 'INT32' && (e.converted_type === 'DATE' || e.logical_type?.type === 'DATE')) return 'date';
+    // DuckDB and Arrow writers annotate plain int32 as INT_32 / INTEGER(32, signed).
+    const int32 = (e.converted_type === undefined || e.converted_type === 'INT_32') && (e.logical_type === undefined || (e.logical_type.type === 'INTEGER' && e.logical_type.bitWidth === 32 && e.logical_type.isSigned));
+    if (e.type === 'INT32' && int32) return 'int32';
+    if (e.type === 'DOUBLE') return 'float64';
+    if (e.type === 'BOOLEAN') return 'bool';
+    return undefined;
   }
-  return rows;
+  const repeated = field.children[0];
+  const leaf = repeated?.children[0];
+  const isList = e.converted_type === 'LIST' || e.logical_type?.type === 'LIST';
+  if (!isList || field.children.length !== 1 || repeated?.element.repetition_type !== 'REPEATED' || repeated.children.length !== 1 || leaf === undefined || leaf.children.length > 0) return undefined;
+  if (leaf.element.type === 'BYTE_ARRAY' && isString(leaf.element)) return 'list<utf8>';
+  if (leaf.element.type === 'FLOAT') return 'fixed<float32>';
+  return undefined;
 }
 
-/** One top-level field back into a Column; IO for shapes this module does not write, or nulls where none may be. */
-function readColumn(node: SchemaNode, leaf: Leaf, fail: ReadError): Column {
-  const { name } = node;
-  const noNulls = <V>(values: readonly (V | null)[]): V[] =>
-    values.map((v, row) => {
-      if (v === null) throw fail(`column '${name}' holds a null at row ${row}`);
+/** One field's row values back into a Column; IO for nulls where none may be. */
+function toColumn(name: string, type: ColumnType, values: unknown[], fail: ReadError): Column {
+  const noNulls = <V>(vs: readonly (V | null | undefined)[]): V[] =>
+    vs.map((v, row) => {
+      if (v === null || v === undefined) throw fail(`column '${name}' holds a null at row ${row}`);
       return v;
     });
-  const data = leaf.data;
-  if (node.children === undefined && leaf.maxRep === 0) {
-    if (data.physical === 'BYTE_ARRAY' && node.logical === 'STRING') return { name, type: 'utf8', values: withNulls(leaf, data.values.map((b) => text.decode(b))) };
-    if (data.physical === 'INT32' && node.logical === 'DATE') return { name, type: 'date', values: noNulls(withNulls(leaf, Array.from(data.values, (day) => new Date(day * DAY_MS).toISOString().slice(0, 10)))) };
-    if (data.physical === 'INT32' && node.logical === undefined) return { name, type: 'int32', values: noNulls(withNulls(leaf, Array.from(data.values))) };
-    if (data.physical === 'DOUBLE') return { name, type: 'float64', values: withNulls(leaf, Array.from(data.values)) };
-    if (data.physical === 'BOOLEAN') return { name, type: 'bool', values: noNulls(withNulls(leaf, data.values)) };
-  }
-  const element = node.children?.[0]?.children?.[0];
-  if (node.logical === 'LIST' && node.children?.length === 1 && node.children[0]!.repetition === 'repeated' && element?.children === undefined && leaf.maxRep === 1) {
-    if (data.physical === 'BYTE_ARRAY' && element?.logical === 'STRING') return { name, type: 'list<utf8>', values: listRows(node, leaf, data.values.map((b) => text.decode(b)), fail) };
-    if (data.physical === 'FLOAT') {
-      const lengths = listRows(node, leaf, data.values, fail).map((r) => r.length);
-      const size = lengths[0] ?? 0;
-      if (lengths.some((l) => l !== size)) throw fail(`column '${name}' holds lists of different lengths, not fixed-size vectors`);
-      // Required lists of required floats: the values are the rows, back to back.
-      return { name, type: 'fixed<float32>', size, values: data.values };
+  const lists = <V>(): V[][] =>
+    noNulls(values as (V[] | null)[]).map((l, row) => {
+      if (l.some((v) => v === null || v === undefined)) throw fail(`column '${name}' holds a null element at row ${row}`);
+      return l;
+    });
+  switch (type) {
+    case 'utf8': return { name, type, values: values.map((v) => (v === undefined ? null : (v as string | null))) };
+    case 'int32': return { name, type, values: noNulls(values as (number | null)[]) };
+    case 'float64': return { name, type, values: values.map((v) => (v === undefined ? null : (v as number | null))) };
+    case 'bool': return { name, type, values: noNulls(values as (boolean | null)[]) };
+    case 'date': return { name, type, values: noNulls(values as (Date | null)[]).map((d) => d.toISOString().slice(0, 10)) };
+    case 'list<utf8>': return { name, type, values: lists<string>() };
+    case 'fixed<float32>': {
+      const rows = lists<number>();
+      const size = rows[0]?.length ?? 0;
+      if (rows.some((r) => r.length !== size)) throw fail(`column '${name}' holds lists of different lengths, not fixed-size vectors`);
+      const out = new Float32Array(rows.length * size);
+      rows.forEach((r, i) => out.set(r, i * size));
+      return { name, type, size, values: out };
     }
   }
-  throw fail(`column '${name}' has a Parquet shape (${leaf.path.join('.')}: ${data.physical}${node.logical ? ` ${node.logical}` : ''}) this reader does not read`);
 }
 
-/** Decodes the WKB column; IO for nulls or geometries that are not 2D polygons. */
-function readPolygons(node: SchemaNode, leaf: Leaf, fail: ReadError): Ring[][] {
-  const data = leaf.data;
-  if (node.children !== undefined || data.physical !== 'BYTE_ARRAY' || leaf.maxRep > 0) throw fail(`geometry column '${node.name}' is not binary`);
-  return withNulls(leaf, data.values).map((wkb, row) => {
-    if (wkb === null) throw fail(`geometry column '${node.name}' is null at row ${row}`);
+/** The WKB column's polygons; IO for nulls or geometries that are not 2D polygons. */
+function toPolygons(name: string, values: unknown[], fail: ReadError): Ring[][] {
+  return values.map((wkb, row) => {
+    if (!(wkb instanceof Uint8Array)) throw fail(`geometry column '${name}' is ${wkb === null || wkb === undefined ? 'null' : 'not binary'} at row ${row}`);
     try {
       return decodePolygonWkb(wkb);
     } catch (err) {
@@ -351,40 +400,54 @@ function readPolygons(node: SchemaNode, leaf: Leaf, fail: ReadError): Ring[][] {
 }
 
 /**
- * Reads a GeoParquet file written by writeGeoParquet (or any file of the same column types and a WKB
- * Polygon primary geometry). IO, naming `options.name`, when the bytes are not Parquet, have no `geo`
- * metadata, or hold a column type, encoding or compression this module does not read.
+ * Reads a GeoParquet file written by writeGeoParquet (or by another writer with the same column types
+ * and a WKB Polygon primary geometry: several row groups, dictionary pages, data pages v1 or v2, SNAPPY,
+ * GZIP, BROTLI, ZSTD or no compression). IO, naming `options.name`, when the bytes are not Parquet (wrong
+ * magic, truncated, damaged), have no `geo` metadata, or hold a column type or codec this module does
+ * not read. The covering column named in `geo` is not returned as a column.
  */
-export function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetOptions = {}): GeoParquetFile {
+export async function readGeoParquet(bytes: Uint8Array, options: ReadGeoParquetOptions = {}): Promise<GeoParquetFile> {
   const label = options.name ?? 'GeoParquet bytes';
   const fail: ReadError = (message, cause) => new ClayError('IO', `${label}: ${message}`, { input: options.name, cause });
-  let file: ParquetFile;
+  const file = bytes.buffer.byteLength === bytes.byteLength && bytes.byteOffset === 0 && bytes.buffer instanceof ArrayBuffer ? bytes.buffer : bytes.slice().buffer;
+  let md: FileMetaData;
   try {
-    file = readParquet(bytes);
+    md = parquetMetadata(file, { geoparquet: false });
   } catch (err) {
-    if (err instanceof ParquetError) throw fail(err.message, err);
-    throw err;
+    throw fail(`not a readable Parquet file (${errorMessage(err)})`, err);
   }
-  const geoText = file.keyValue.get('geo');
+  const keyValue = new Map((md.key_value_metadata ?? []).map((e) => [e.key, e.value ?? '']));
+  const geoText = keyValue.get('geo');
   if (geoText === undefined) throw fail('no geo key in its file metadata: not GeoParquet');
   const geo = parseGeo(geoText, fail);
-  const columns: Column[] = [];
-  let polygons: Ring[][] | undefined;
-  let at = 0;
-  for (const node of file.fields) {
-    // One leaf per field for every shape this module reads; a field with more is refused by readColumn.
-    const leaf = file.leaves[at];
-    const count = schemaLeaves([node]).length;
-    at += count;
-    if (leaf === undefined || count !== 1) throw fail(`column '${node.name}' is a group of ${count} columns, which this reader does not read`);
-    if (node.name === geo.primary_column) polygons = readPolygons(node, leaf, fail);
-    else columns.push(readColumn(node, leaf, fail));
+  const compressors = await decompressors(md, fail);
+  const covering = geo.columns[geo.primary_column]?.covering?.bbox.xmin[0];
+  const fields = parquetSchema(md).children;
+  const types = new Map<string, ColumnType>();
+  for (const field of fields) {
+    const name = field.element.name;
+    if (name === geo.primary_column) {
+      if (field.children.length > 0 || field.element.type !== 'BYTE_ARRAY' || field.element.repetition_type === 'REPEATED') throw fail(`geometry column '${name}' is not binary`);
+      continue;
+    }
+    if (name === covering) continue;
+    const type = fieldType(field);
+    if (type === undefined) throw fail(`column '${name}' has a Parquet shape (${field.element.type ?? 'group'}${field.element.converted_type ? ` ${field.element.converted_type}` : ''}) this reader does not read`);
+    types.set(name, type);
   }
-  if (polygons === undefined) throw fail(`the geometry column '${geo.primary_column}' is missing`);
+  if (!fields.some((f) => f.element.name === geo.primary_column)) throw fail(`the geometry column '${geo.primary_column}' is missing`);
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await parquetReadObjects({ file, metadata: md, columns: [...types.keys(), geo.primary_column], compressors, utf8: false, geoparquet: false });
+  } catch (err) {
+    throw fail(`a page does not decode (${errorMessage(err)})`, err);
+  }
+  const columns = [...types].map(([name, type]) => toColumn(name, type, rows.map((r) => r[name]), fail));
+  const polygons = toPolygons(geo.primary_column, rows.map((r) => r[geo.primary_column]), fail);
   const metadata: Record<string, string> = {};
-  for (const [key, value] of file.keyValue) if (!RESERVED_KEYS.has(key)) metadata[key] = value;
+  for (const [key, value] of keyValue) if (!RESERVED_KEYS.has(key)) metadata[key] = value;
   // Files of earlier versions (written through arrow-rs) kept our keys in the embedded Arrow schema.
-  const arrowSchema = file.keyValue.get('ARROW:schema');
+  const arrowSchema = keyValue.get('ARROW:schema');
   if (arrowSchema !== undefined) {
     let embedded: Map<string, string>;
     try {

@@ -184,7 +184,7 @@ export async function runRun(ctx: Context, options: RunCommandOptions, runtime: 
   if (lockedUnits > 0) ctx.logger.warn('Run:Index:Skipped', { index: store.url(runIndexKey(indices)), locked: lockedUnits, message: 'not written: units of this run are held by another run' });
   if (options.stac && merged) {
     // Items beside the kept chips, and `collection.json` at the root listing this run's chips.
-    const rowsOfRun = readChipIndex((await store.get(merged.key))!, store.url(merged.key));
+    const rowsOfRun = await readChipIndex((await store.get(merged.key))!, store.url(merged.key));
     const catalog = chipCollection(rowsOfRun, { stacApi: ctx.stac.url });
     for (const f of [...catalog.items, catalog.collection]) await store.put(f.key, [new TextEncoder().encode(JSON.stringify(f.json, null, 1) + '\n')], { contentType: 'application/json' });
     ctx.logger.info('Run:Stac', { collection: store.url(catalog.collection.key), items: catalog.items.length });

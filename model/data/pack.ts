@@ -147,7 +147,7 @@ export async function packShards(o: PackOptions): Promise<PackSummary> {
       const indexBytes = await store.get(shardIndexKey(k), call);
       let shardRows: ShardIndexRow[];
       if (indexBytes !== undefined) {
-        shardRows = readShardIndex(indexBytes, store.url(shardIndexKey(k)));
+        shardRows = await readShardIndex(indexBytes, store.url(shardIndexKey(k)));
         logger.info('Pack:Skip', { shard: store.url(shardKey(k)), chips: shardRows.length, reason: 'complete (index present)' });
         for (let i = 0; i < shardRows.length; i++) o.onChip?.();
       } else {

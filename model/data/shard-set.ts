@@ -102,11 +102,11 @@ export function writeShardIndex(rows: readonly ShardIndexRow[]): Uint8Array {
 }
 
 /** The rows of a shard index; SHARDS_INVALID naming `name` for anything else. */
-export function readShardIndex(bytes: Uint8Array, name: string): ShardIndexRow[] {
+export async function readShardIndex(bytes: Uint8Array, name: string): Promise<ShardIndexRow[]> {
   const fail = (message: string): ClayError => new ClayError('SHARDS_INVALID', `${name}: ${message}`, { input: name });
   let file;
   try {
-    file = readGeoParquet(bytes, { name });
+    file = await readGeoParquet(bytes, { name });
   } catch (err) {
     throw fail(`not a shard index (${errorMessage(err)})`);
   }
@@ -157,7 +157,7 @@ export async function openShardSet(source: string, options: { env?: NodeJS.Proce
   if (manifest.format !== 'clay-shards' || manifest.version !== 1) throw new ClayError('SHARDS_INVALID', `${store.url(SET_KEY)}: format ${manifest.format} version ${manifest.version}, this reader reads clay-shards 1`, { input: store.url(SET_KEY) });
   const indexBytes = await store.get(manifest.index, call);
   if (indexBytes === undefined) throw new ClayError('SHARDS_INVALID', `${store.url(manifest.index)} is missing`, { input: store.url(manifest.index) });
-  const rows = readShardIndex(indexBytes, store.url(manifest.index));
+  const rows = await readShardIndex(indexBytes, store.url(manifest.index));
   if (rows.length !== manifest.packed) throw new ClayError('SHARDS_INVALID', `${store.url(manifest.index)} has ${rows.length} chips, ${store.url(SET_KEY)} says ${manifest.packed}`, { input: store.url(manifest.index) });
   const refs = rows.map((r): ChipRef => ({
     url: `${store.url(r.shard)}#${r.id}`, key: r.id, mgrs: r.mgrs, date: r.date, span: { shard: r.shard, offset: r.offset, length: r.length },

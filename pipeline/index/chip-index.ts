@@ -134,10 +134,10 @@ export function writeChipIndex(rows: readonly ChipIndexRow[]): Uint8Array {
  * The rows of a chip index written by writeChipIndex, in file order: an exact round trip. IO, naming
  * `name`, for bytes that are not a chip index of this version.
  */
-export function readChipIndex(bytes: Uint8Array, name?: string): ChipIndexRow[] {
+export async function readChipIndex(bytes: Uint8Array, name?: string): Promise<ChipIndexRow[]> {
   const label = name ?? 'chip index';
   const fail = (message: string): ClayError => new ClayError('IO', `${label}: ${message}`, { input: name });
-  const file = readGeoParquet(bytes, name === undefined ? {} : { name });
+  const file = await readGeoParquet(bytes, name === undefined ? {} : { name });
   const version = file.metadata[CHIP_INDEX_VERSION_KEY];
   if (version !== CHIP_INDEX_VERSION) throw fail(`${CHIP_INDEX_VERSION_KEY} is ${version ?? 'missing'}, this reader reads ${CHIP_INDEX_VERSION}`);
   const { text, float, int, bool, list } = columnReader(file, fail);
@@ -180,8 +180,10 @@ export function compareChipRows(a: ChipIndexRow, b: ChipIndexRow): number {
  * part is not a chip index (named `part N`, 0-based); BAD_ARGUMENT when two rows share mgrs, date and chip,
  * since parts of one run never overlap and a duplicate means a unit was indexed twice.
  */
-export function mergeChipIndexes(parts: readonly Uint8Array[]): Uint8Array {
-  const rows = parts.flatMap((bytes, i) => readChipIndex(bytes, `part ${i}`)).sort(compareChipRows);
+export async function mergeChipIndexes(parts: readonly Uint8Array[]): Promise<Uint8Array> {
+  const rows: ChipIndexRow[] = [];
+  for (const [i, bytes] of parts.entries()) rows.push(...(await readChipIndex(bytes, `part ${i}`)));
+  rows.sort(compareChipRows);
   for (let i = 1; i < rows.length; i++) {
     const [a, b] = [rows[i - 1]!, rows[i]!];
     if (compareChipRows(a, b) === 0) throw new ClayError('BAD_ARGUMENT', `chip ${b.chip} of ${b.mgrs} ${b.date} is in more than one part`, { input: b.path });

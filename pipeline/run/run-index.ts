@@ -309,7 +309,7 @@ export async function writeRunIndex(store: ObjectStore, results: readonly IndexR
     }
   }
   if (parts.length === 0) return undefined;
-  const merged = mergeChipIndexes(parts);
+  const merged = await mergeChipIndexes(parts);
   const bytes = await store.put(key, [merged], { contentType: 'application/vnd.apache.parquet', ...options });
   return { key, bytes, sha256: sha256([merged]) };
 }

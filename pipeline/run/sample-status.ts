@@ -158,7 +158,7 @@ async function finishedUnits(row: SampleRow, options: SampleStatusOptions, notes
   const indexBytes = await store.get(indexKey, call);
   if (!indexBytes) return undefined;
   try {
-    const chips = readChipIndex(indexBytes, store.url(indexKey));
+    const chips = await readChipIndex(indexBytes, store.url(indexKey));
     if (chips.some((c) => c.mgrs !== row.name)) {
       notes.push(`${store.url(indexKey)} is not for ${row.name}`);
       return undefined;

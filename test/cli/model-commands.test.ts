@@ -205,7 +205,7 @@ test('clay embed: GeoParquet read by hyparquet: rows, paths, dates, footprints (
   const all = samples.flatMap((c) => c.footprint);
   assert.deepEqual(geo, {
     version: '1.1.0', primary_column: 'geometry',
-    columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox: [Math.min(...all.map((p) => p[0])), Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[0])), Math.max(...all.map((p) => p[1]))] } },
+    columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox: [Math.min(...all.map((p) => p[0])), Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[0])), Math.max(...all.map((p) => p[1]))], covering: { bbox: { xmin: ['bbox', 'xmin'], ymin: ['bbox', 'ymin'], xmax: ['bbox', 'xmax'], ymax: ['bbox', 'ymax'] } } } },
   });
   const again = await runCli(['embed', '--checkpoint', ckpt, '--data', chips, '--out', out, '--limit', '4'], ENV);
   assert.equal(again.code, 0, again.stderr);

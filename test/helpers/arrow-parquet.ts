@@ -1,7 +1,7 @@
 /**
  * The independent Parquet implementation of the tests: arrow-rs (Apache Arrow's Rust Parquet crate,
  * compiled to WebAssembly as `parquet-wasm`), driven through `apache-arrow` IPC streams. Both are dev
- * dependencies: the toolkit writes and reads Parquet itself (`core/parquet/`), and these check it both ways.
+ * dependencies: the toolkit writes and reads Parquet through hyparquet-writer and hyparquet (`core/geoparquet.ts`), and these check it both ways.
  */
 import { createRequire } from 'node:module';
 import type * as ArrowLib from 'apache-arrow';

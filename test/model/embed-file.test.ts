@@ -117,7 +117,7 @@ test('GeoParquet round trip through hyparquet: rows, columns, geometry, embeddin
   assert.equal(rows.length, 5);
   rows.forEach((r, i) => {
     const c = place(i);
-    assert.deepEqual(Object.keys(r).sort(), ['date', 'embedding', 'geometry', 'mgrs', 'path']);
+    assert.deepEqual(Object.keys(r).sort(), ['bbox', 'date', 'embedding', 'geometry', 'mgrs', 'path']);
     assert.equal(r['path'], c.url);
     assert.equal(r['mgrs'], c.mgrs);
     assert.deepEqual(r['date'], new Date(`${c.date}T00:00:00Z`));
@@ -131,10 +131,10 @@ test('GeoParquet round trip through hyparquet: rows, columns, geometry, embeddin
   const all = [0, 1, 2, 3, 4].flatMap((i) => place(i).footprint);
   const bbox = [Math.min(...all.map((p) => p[0])), Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[0])), Math.max(...all.map((p) => p[1]))];
   // GeoParquet 1.1: WKB Polygon, no crs (= OGC:CRS84, lon/lat), the bbox of every row.
-  assert.deepEqual(geo, { version: '1.1.0', primary_column: 'geometry', columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox } } });
+  assert.deepEqual(geo, { version: '1.1.0', primary_column: 'geometry', columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox, covering: { bbox: { xmin: ['bbox', 'xmin'], ymin: ['bbox', 'ymin'], xmax: ['bbox', 'xmax'], ymax: ['bbox', 'ymax'] } } } } });
   // Our own metadata is plain key-value metadata, after `geo`: every Parquet reader sees it.
   assert.deepEqual(JSON.parse(kv.get(EMBEDDING_METADATA_KEY)!), info);
-  assert.deepEqual(JSON.parse(readGeoParquet(bytes).metadata[EMBEDDING_METADATA_KEY]!), info);
+  assert.deepEqual(JSON.parse((await readGeoParquet(bytes)).metadata[EMBEDDING_METADATA_KEY]!), info);
   assert.equal(meta.schema.find((s) => s.name === 'geometry')?.type, 'BYTE_ARRAY');
   assert.equal(meta.schema.find((s) => s.name === 'date')?.converted_type, 'DATE');
 });

@@ -189,7 +189,7 @@ async function mosaicAt(files: string[], points: [number, number][], epsg: numbe
 
 test('the unit chip index (GeoParquet) has one row per candidate chip, as the manifest says', async () => {
   for (const m of manifests) {
-    const rows = readChipIndex(await readFile(join(dir, 'out', m.indexFile.key)), m.indexFile.key);
+    const rows = await readChipIndex(await readFile(join(dir, 'out', m.indexFile.key)), m.indexFile.key);
     assert.equal(rows.length, m.chips.length);
     assert.deepEqual(rows.map((r) => [r.chip, r.kept, r.reasons.join()]), m.chips.map((c) => [c.chip, c.kept, c.reasons.join()]));
     assert.ok(rows.every((r) => r.s2Item === m.plan.s2.id && r.epsg === 32631 && r.footprint.length === 5));

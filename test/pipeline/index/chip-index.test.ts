@@ -43,10 +43,10 @@ test('hyparquet reads the chip index: row count, metadata, column names and Parq
   assert.deepEqual(geo, {
     version: '1.1.0',
     primary_column: 'geometry',
-    columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox: [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)] } },
+    columns: { geometry: { encoding: 'WKB', geometry_types: ['Polygon'], bbox: [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], covering: { bbox: { xmin: ['bbox', 'xmin'], ymin: ['bbox', 'ymin'], xmax: ['bbox', 'xmax'], ymax: ['bbox', 'ymax'] } } } },
   });
   const top = parquetSchema(md).children.map((c) => c.element);
-  assert.deepEqual(top.map((e) => e.name), CHIP_INDEX_COLUMNS);
+  assert.deepEqual(top.map((e) => e.name), [...CHIP_INDEX_COLUMNS, 'bbox'], 'the columns, then the GeoParquet bbox covering');
   const kind = (name: string): string => {
     const node = parquetSchema(md).children.find((c) => c.element.name === name)!;
     const e = node.element;
@@ -77,8 +77,10 @@ test('hyparquet reads the values, and the WKB geometry decodes to the footprints
       ...Object.fromEntries(r.sclShares.map((s, c) => [`scl_${c}`, s])),
       nodata_b02: r.nodataShares.b02, nodata_vh: r.nodataShares.vh, nodata_vv: r.nodataShares.vv, nodata_dem: r.nodataShares.dem,
     };
-    const { geometry, ...rest } = o;
+    const { geometry, bbox, ...rest } = o;
     assert.deepEqual(rest, flat, `row ${i}`);
+    const [xs, ys] = [r.footprint.map((p) => p[0]), r.footprint.map((p) => p[1])];
+    assert.deepEqual(bbox, { xmin: Math.min(...xs), ymin: Math.min(...ys), xmax: Math.max(...xs), ymax: Math.max(...ys) }, `row ${i}: the bbox covering`);
     assert.ok(geometry instanceof Uint8Array);
     assert.deepEqual(wkbRings(geometry), [r.footprint]);
   });
@@ -87,27 +89,27 @@ test('hyparquet reads the values, and the WKB geometry decodes to the footprints
   assert.deepEqual(geo.map((o) => o.geometry), rows.map((r) => ({ type: 'Polygon', coordinates: [r.footprint] })));
 });
 
-test('readChipIndex gives back exactly the rows written', () => {
-  assert.deepEqual(readChipIndex(bytes), rows);
-  assert.deepEqual(readChipIndex(writeChipIndex([])), []);
+test('readChipIndex gives back exactly the rows written', async () => {
+  assert.deepEqual(await readChipIndex(bytes), rows);
+  assert.deepEqual(await readChipIndex(writeChipIndex([])), []);
   const odd: ChipIndexRow = { ...rows[0]!, cloudShare: Number.NaN, bounds: [-0, 1e-300, 1.7976931348623157e308, 5e-324] };
-  assert.deepEqual(readChipIndex(writeChipIndex([odd])), [odd]);
+  assert.deepEqual(await readChipIndex(writeChipIndex([odd])), [odd]);
 });
 
-test('mergeChipIndexes: the rows of every part, sorted by mgrs, date, chip', () => {
+test('mergeChipIndexes: the rows of every part, sorted by mgrs, date, chip', async () => {
   const a = [...chipRows(3, { mgrs: '31TCJ', date: '2021-06-14', first: 4 }), ...chipRows(2, { mgrs: '10SEG', date: '2019-01-02' })];
   const b = [...chipRows(3, { mgrs: '31TCJ', date: '2021-06-14', first: 1 }), ...chipRows(2, { mgrs: '31TCJ', date: '2020-03-01' })];
-  const merged = readChipIndex(mergeChipIndexes([writeChipIndex(a), writeChipIndex(b)]));
+  const merged = await readChipIndex(await mergeChipIndexes([writeChipIndex(a), writeChipIndex(b)]));
   assert.deepEqual(merged.map((r) => `${r.mgrs} ${r.date} ${r.chip}`), [
     '10SEG 2019-01-02 1', '10SEG 2019-01-02 2', '31TCJ 2020-03-01 1', '31TCJ 2020-03-01 2',
     '31TCJ 2021-06-14 1', '31TCJ 2021-06-14 2', '31TCJ 2021-06-14 3', '31TCJ 2021-06-14 4', '31TCJ 2021-06-14 5', '31TCJ 2021-06-14 6',
   ]);
   assert.deepEqual(merged.find((r) => r.mgrs === '31TCJ' && r.date === '2021-06-14' && r.chip === 5), a[1]);
-  assert.throws(() => mergeChipIndexes([writeChipIndex(a), writeChipIndex(a.slice(0, 1))]), (e) => isClayError(e, 'BAD_ARGUMENT'));
-  assert.throws(() => mergeChipIndexes([writeChipIndex(a), new Uint8Array([1, 2, 3])]), (e) => isClayError(e, 'IO') && e.input === 'part 1');
+  await assert.rejects(mergeChipIndexes([writeChipIndex(a), writeChipIndex(a.slice(0, 1))]), (e) => isClayError(e, 'BAD_ARGUMENT'));
+  await assert.rejects(mergeChipIndexes([writeChipIndex(a), new Uint8Array([1, 2, 3])]), (e) => isClayError(e, 'IO') && e.input === 'part 1');
 });
 
-test('errors: malformed rows are BAD_ARGUMENT; a non-index file is IO', () => {
+test('errors: malformed rows are BAD_ARGUMENT; a non-index file is IO', async () => {
   const r = rows[0]!;
   const bad = (row: ChipIndexRow): void => assert.throws(() => writeChipIndex([row]), (e) => isClayError(e, 'BAD_ARGUMENT'));
   bad({ ...r, sclShares: r.sclShares.slice(1) });
@@ -115,8 +117,8 @@ test('errors: malformed rows are BAD_ARGUMENT; a non-index file is IO', () => {
   bad({ ...r, chip: 0 });
   bad({ ...r, footprint: r.footprint.slice(0, 4) });
   bad({ ...r, kept: false, reasons: [] });
-  assert.throws(() => readChipIndex(new TextEncoder().encode('mgrs,date\n31TCJ,2021-06-14\n'), 'index.csv'), (e) => isClayError(e, 'IO') && e.input === 'index.csv');
+  await assert.rejects(readChipIndex(new TextEncoder().encode('mgrs,date\n31TCJ,2021-06-14\n'), 'index.csv'), (e) => isClayError(e, 'IO') && e.input === 'index.csv');
   // A GeoParquet file that is not a chip index (no version key).
   const other = writeGeoParquet({ columns: [], geometry: { name: 'geometry', polygons: [[r.footprint]] } });
-  assert.throws(() => readChipIndex(other), (e) => isClayError(e, 'IO'));
+  await assert.rejects(readChipIndex(other), (e) => isClayError(e, 'IO'));
 });
