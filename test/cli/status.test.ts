@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadUniverse, type Universe } from '../../core/mini-pc/universe.ts';
@@ -65,6 +65,18 @@ test('clay status: every row complete (a no-data row too) → exit 0, nothing to
   assert.equal(old.code, 4);
   assert.deepEqual(old.report.rows.map((r) => r.state), ['complete', 'not-started', 'complete']);
   assert.match(old.report.rows[0]!.detail, /row index/);
+  // ... and when those indexes were written by the Parquet codec of before hyparquet (test/fixtures/parquet-v1/run-row-0:
+  // row 0 of this sample, run by that code): the same answer.
+  for (const key of ['02/index/row-0.parquet', '02/31TGL/2017-08-10/chips.parquet', '02/31TGL/2021-06-15/chips.parquet', '02/31TGL/2022-07-05/chips.parquet']) {
+    const bytes = await readFile(new URL(`../fixtures/parquet-v1/run-row-0/${key}`, import.meta.url));
+    assert.ok(!Buffer.from((await store.get(key))!).equals(bytes), `${key}: the fixture is in the old layout, not today's`);
+    await store.put(key, bytes);
+  }
+  const older = await status(out);
+  assert.equal(older.code, 4, older.stderr);
+  assert.deepEqual(older.report.rows.map((r) => r.state), ['complete', 'not-started', 'complete']);
+  assert.equal(older.report.rows[0]!.unitsComplete, 3);
+  assert.match(older.report.rows[0]!.detail, /row index/);
   // A unit deleted behind the row's back: no longer complete.
   await store.remove('02/31TGL/2017-08-10/manifest.json');
   const gone = await status(out, {}, '--indices', '0');
