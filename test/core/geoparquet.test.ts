@@ -64,7 +64,7 @@ test('embeddings: a fixed<float32> column of many rows comes back exactly', asyn
   assert.deepEqual(back.geometry.polygons[2499], polygons[2499]);
 });
 
-test('BAD_ARGUMENT: row count mismatch in any column type, repeated names, reserved keys, non-int32 values, bad dates, open rings', () => {
+test('BAD_ARGUMENT: row count mismatch in any column type, repeated names, reserved keys and the bbox column name, non-int32 values, bad dates, open rings', () => {
   const bad = (f: () => unknown): void => assert.throws(f, (e) => isClayError(e, 'BAD_ARGUMENT'));
   const base = sample();
   const shorter = (c: Column): Column => (c.type === 'fixed<float32>' ? { ...c, values: c.values.subarray(4) } : { ...c, values: c.values.slice(1) } as Column);
@@ -82,6 +82,9 @@ test('BAD_ARGUMENT: row count mismatch in any column type, repeated names, reser
     bad(() => writeGeoParquet({ ...base, columns: [{ name: 'day', type: 'date', values: ['2021-06-15', day, '2021-06-15'] }] }));
   }
   bad(() => writeGeoParquet({ columns: [], geometry: { name: 'geometry', polygons: [[ring(0, 0).slice(0, 4)]] } }));
+  // `bbox` is the GeoParquet 1.1 covering column's name, as a column or as the geometry.
+  assert.throws(() => writeGeoParquet({ ...base, columns: [...base.columns, { name: 'bbox', type: 'int32', values: [1, 2, 3] }] }), (e) => isClayError(e, 'BAD_ARGUMENT') && /'bbox'/.test((e as Error).message));
+  bad(() => writeGeoParquet({ ...base, geometry: { ...base.geometry, name: 'bbox' } }));
 });
 
 /** The bytes with the first occurrence of `from` replaced by `to` (same length). */
