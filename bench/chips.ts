@@ -16,7 +16,8 @@
  * at the loopback STAC API and turns its closing `aws s3 sync` into a copy to a folder), as its own
  * process, after each of our runs (`--repeat N` pairs; medians). `--v0 DIR` (default .bench/v0-env) holds
  * v0's scripts/ and, in site/, the packages it pins (see `v0Setup`). Printed: both jobs' wall, CPU seconds,
- * peak RSS, blob bytes read (as the server counted them) and chips, and our ratios to v0.
+ * peak RSS, blob bytes read (as the server counted them) and chips, and our ratios to v0; and the time to
+ * write the run's chip indexes and merge them into the row index.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -30,6 +31,7 @@ import { startMiniPc, type MiniPc } from '../core/mini-pc/server.ts';
 import { openStore } from '../core/store/open-store.ts';
 import { unitPrefix } from '../pipeline/chip/chip-file.ts';
 import { MANIFEST_NAME, parseManifest, type UnitManifest } from '../pipeline/chip/manifest.ts';
+import { mergeChipIndexes, readChipIndex, writeChipIndex } from '../pipeline/index/chip-index.ts';
 import type { RunSummary } from '../cli/commands/run.ts';
 import { generateSamples } from '../data-samples/generate.ts';
 import { BUNDLED_DIR } from '../test/helpers/bundled.ts';
@@ -81,6 +83,7 @@ try {
   console.log(`ours (clay run, its own process): ${o.wallS.toFixed(2)} s wall (process start included), ${(kept / o.wallS).toFixed(2)} kept chips/s (${(candidates / o.wallS).toFixed(2)} candidates/s); CPU ${o.cpuS.toFixed(2)} s; peak RSS ${o.rssMb.toFixed(0)} MB`);
   console.log(`     read ${mb(o.bytesRead)} MB in ${o.requests} blob requests (${summary.http.rereads} of them re-reads, ${mb(summary.http.rereadBytes)} MB); wrote ${mb(chipBytes)} MB of chips (${kept} files, ${mb(chipBytes / Math.max(1, kept))} MB each), ${mb(summary.bytesWritten)} MB in all (chip indexes and manifests included)`);
   console.log(`     time summed over the chips in flight: stack (read + decode + warp + filter) ${(sum((m) => m.run.stackMs) / 1000).toFixed(2)} s, encode ${(sum((m) => m.run.encodeMs) / 1000).toFixed(2)} s, store ${(sum((m) => m.run.storeMs) / 1000).toFixed(2)} s; units ${manifests.map((m) => `${m.date} ${(m.run.ms / 1000).toFixed(2)} s`).join(', ')}`);
+  console.log(`     ${await indexWriteFigures(join(out, 'ours-0'), manifests)}`);
   if (theirs.length > 0) {
     const t = medianFigures(theirs);
     console.log(`Clay v0 (its scripts/datacube.py, same mini Planetary Computer, its own process): ${t.wallS.toFixed(2)} s wall, ${(t.chips / t.wallS).toFixed(2)} kept chips/s; CPU ${t.cpuS.toFixed(2)} s; peak RSS ${t.rssMb.toFixed(0)} MB; read ${mb(t.bytesRead)} MB in ${t.requests} blob requests; wrote ${t.chips} chips, ${mb(t.bytesWritten)} MB`);
@@ -191,6 +194,33 @@ async function timedProcess(cmd: string, args: string[], env?: NodeJS.ProcessEnv
 function blobTraffic(server: MiniPc, from: number): { bytesRead: number; requests: number } {
   const blobs = server.requests.slice(from).filter((r) => r.service === 'blob');
   return { bytesRead: blobs.reduce((n, r) => n + r.bytes, 0), requests: blobs.length };
+}
+
+/**
+ * The index write, timed here on the run's own rows (the job does not time it apart): each unit's
+ * chips.parquet read back and written again with `writeChipIndex`, then merged into the row index as
+ * `clay run --index N` does; medians of 5.
+ */
+async function indexWriteFigures(dir: string, manifests: readonly UnitManifest[]): Promise<string> {
+  const store = await openStore(dir);
+  const units = await Promise.all(manifests.map(async (m) => {
+    const key = unitPrefix(m.mgrs, m.date) + 'chips.parquet';
+    return readChipIndex((await store.get(key))!, key);
+  }));
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const writeMs: number[] = [], mergeMs: number[] = [];
+  let parts: Uint8Array[] = [];
+  let merged: Uint8Array = new Uint8Array();
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    parts = units.map((rows) => writeChipIndex(rows));
+    const t1 = performance.now();
+    merged = await mergeChipIndexes(parts);
+    writeMs.push(t1 - t0);
+    mergeMs.push(performance.now() - t1);
+  }
+  const rows = units.reduce((n, u) => n + u.length, 0);
+  return `index write (timed in this process on the run's rows): ${units.length} unit chip indexes, ${rows} rows, ${median(writeMs).toFixed(1)} ms (${(parts.reduce((n, p) => n + p.byteLength, 0) / 1024).toFixed(1)} KiB); row index merge ${median(mergeMs).toFixed(1)} ms (${(merged.byteLength / 1024).toFixed(1)} KiB)`;
 }
 
 async function runOurs(dir: string): Promise<OurRun> {
