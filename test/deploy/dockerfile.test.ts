@@ -215,7 +215,7 @@ test('runtime stage: the built CLI runs with the production dependencies only (n
   // Dev-only packages are absent (@types/node is also a dependency of a production package, so it stays).
   const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
   const devOnly = Object.entries(lock.packages).filter(([k, v]) => v.dev === true && /^node_modules\/(@[^/]+\/)?[^/]+$/.test(k)).map(([k]) => k);
-  for (const dev of ['tsx', 'typescript', 's3rver', 'hyparquet', 'esbuild']) assert.ok(devOnly.includes(`node_modules/${dev}`), `${dev} is dev-only`);
+  for (const dev of ['tsx', 'typescript', 's3rver', '@duckdb/node-api', 'esbuild']) assert.ok(devOnly.includes(`node_modules/${dev}`), `${dev} is dev-only`);
   for (const k of devOnly) assert.ok(!existsSync(join(image, k)), `${k} is dev-only`);
   // The negative control: a devDependency does not resolve from the layout.
   await writeFile(join(image, 'probe.mjs'), "await import('typescript');\n");
