@@ -6,7 +6,7 @@
 import type { Dirent } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { isPartialName, partialPath, writeFileAtomic } from '../atomic-file.ts';
 import { ClayError, errorMessage } from '../errors.ts';
 import { checkKey, checkPrefix, checkRange, compareKeys } from './keys.ts';
@@ -85,10 +85,10 @@ export class LocalStore implements ObjectStore {
 
   /**
    * Unchanged bytes: the file is touched through the descriptor its version was read from. Otherwise the
-   * file is renamed aside (atomic: of two callers one gets it), checked to be `version`, and the new body
-   * hard-linked onto the key. A file renamed aside that turns out to be another version (it changed in
-   * the microseconds since the check) is linked back; only if a third caller created the key in that
-   * instant can it not be, and that object is lost. S3's If-Match has no such window.
+   * caller takes the version's claim (`withClaim`: an exclusive create, so of callers racing on one
+   * version exactly one gets it), checks the key is still at `version`, and renames the new body over
+   * it. The rename replaces the file atomically: the key is never missing, so no `create` can slip in
+   * between, and a reader sees the old bytes or the new ones.
    */
   async replaceIf(key: string, version: string, body: Uint8Array, options: StoreCallOptions = {}): Promise<string | undefined> {
     const path = this.url(key);
@@ -97,16 +97,13 @@ export class LocalStore implements ObjectStore {
       const current = await readVersioned(path, { version, body });
       if (current?.version !== version) return undefined;
       if (current.touched) return version;
-      return await withAside(path, version, async () => {
+      return await withClaim(path, version, async () => {
+        if ((await readVersioned(path))?.version !== version) return undefined;
         const tmp = partialPath(path);
         try {
           const ino = await writeFlushed(tmp, body, 'wx');
-          await link(tmp, path);
+          await rename(tmp, path);
           return localVersion(ino, body);
-        } catch (err) {
-          // Created by someone else while the key was free: theirs now, and this call wrote nothing.
-          if (errnoCode(err) === 'EEXIST') return undefined;
-          throw err;
         } finally {
           await rm(tmp, { force: true }).catch(() => undefined);
         }
@@ -116,13 +113,18 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  /** Renames the file aside, checks it is `version` (else links it back, as `replaceIf` does), and removes it. */
+  /** Takes the version's claim (as `replaceIf` does), checks the key is still at `version`, and removes it. */
   async removeIf(key: string, version: string, options: StoreCallOptions = {}): Promise<boolean> {
     const path = this.url(key);
     checkAbort(path, options.signal);
     try {
       if ((await readVersioned(path))?.version !== version) return false;
-      return (await withAside(path, version, async () => true)) ?? false;
+      const removed = await withClaim(path, version, async () => {
+        if ((await readVersioned(path))?.version !== version) return undefined;
+        await unlink(path);
+        return true;
+      });
+      return removed ?? false;
     } catch (err) {
       throw failure('remove', path, err, options.signal);
     }
@@ -301,29 +303,42 @@ async function readVersioned(path: string, touchIf?: { version: string; body: Ui
   }
 }
 
+/** Milliseconds after which a version's claim is taken to be a crashed caller's (a claim lives for one check and one write). */
+export const CLAIM_STALE_MS = 60_000;
+
 /**
- * Renames the file at `path` aside and runs `then` if the file taken is `version`; a file that is not is
- * linked back. The aside name is a temporary one (never listed) and is removed in every case. Resolves
- * with `then`'s answer, or undefined when the key was gone or was another version.
+ * The claim file of `version` of the file at `path`, generation `generation`: a hidden name that
+ * `isPartialName` matches (listings skip it), the same for every process, so an exclusive create of it
+ * admits one caller per version.
  */
-async function withAside<T>(path: string, version: string, then: () => Promise<T | undefined>): Promise<T | undefined> {
-  const aside = partialPath(path);
-  try {
-    await rename(path, aside);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    if ((await readVersioned(aside))?.version !== version) {
-      await link(aside, path).catch((err: unknown) => {
-        if (errnoCode(err) !== 'EEXIST') throw err;
-      });
-      return undefined;
+export function claimPath(path: string, version: string, generation = 0): string {
+  const tag = createHash('sha256').update(version).digest('hex').slice(0, 24);
+  return join(dirname(path), `.${basename(path)}.partial-${generation}-${tag}`);
+}
+
+/**
+ * Runs `then` holding the claim of `version` of `path`; resolves with its answer, or undefined when another
+ * caller holds the claim (it is acting on that version, so the version is about to be gone, or already
+ * is). A claim older than `CLAIM_STALE_MS` is a caller that died holding it: the next generation's claim
+ * is tried instead, and the winner removes the stale ones once the version is settled. `then` must check
+ * that the file is still at `version`: the claim only says that nobody else is changing it.
+ */
+async function withClaim<T>(path: string, version: string, then: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (let generation = 0; ; generation++) {
+    const claim = claimPath(path, version, generation);
+    try {
+      await writeFlushed(claim, new TextEncoder().encode(`${process.pid}\n`), 'wx');
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      const held = await stat(claim).catch(() => undefined);
+      if (held === undefined || Date.now() - held.mtimeMs < CLAIM_STALE_MS) return undefined;
+      continue;
     }
-    return await then();
-  } finally {
-    await rm(aside, { force: true }).catch(() => undefined);
+    try {
+      return await then();
+    } finally {
+      for (let g = generation; g >= 0; g--) await rm(claimPath(path, version, g), { force: true }).catch(() => undefined);
+    }
   }
 }
 

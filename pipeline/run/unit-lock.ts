@@ -14,8 +14,8 @@
  *   previous one ended;
  * - or it was not refreshed for the stale bound (`--lock-stale`, default 600 s): the only test across
  *   hosts, where a pid means nothing.
- * Breaking is a compare-and-swap on the version read (`replaceIf`: S3 `If-Match`, locally a rename aside
- * that is checked and undone if it took another version), so of two breakers one wins; the release is a
+ * Breaking is a compare-and-swap on the version read (`replaceIf`: S3 `If-Match`, locally an exclusive
+ * claim on that version, a check, and a rename over the old file), so of two breakers one wins; the release is a
  * `removeIf` of the holder's own version, so a holder that lost its lock never removes its successor's.
  * A holder whose refresh finds another version has lost the lock: its `lost` signal fires and the unit
  * fails with `LOCK_LOST` rather than write beside the new holder.

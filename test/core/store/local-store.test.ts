@@ -1,12 +1,12 @@
 /** The local-folder store beyond the shared contract: temporary files, key order on disk, file-system errors. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { partialPath } from '../../../core/atomic-file.ts';
 import { isClayError } from '../../../core/errors.ts';
-import { LocalStore } from '../../../core/store/local-store.ts';
+import { CLAIM_STALE_MS, LocalStore, claimPath } from '../../../core/store/local-store.ts';
 import type { StoreEntry } from '../../../core/store/store.ts';
 
 let dir = '';
@@ -45,6 +45,54 @@ test('conditional calls leave exactly the key on disk; a version names the file,
   assert.notEqual(v3, v2);
   assert.equal(await store.removeIf('l/u.json', v3), true);
   assert.deepEqual(await readdir(join(store.root, 'l')), []);
+});
+
+test('a swap never leaves the key missing: a create running beside 300 replaceIf calls never gets in', async () => {
+  // The window that would let a second lock holder in: a replaceIf that moves the old file away before
+  // the new one is in place. Here every create must find the key taken.
+  const store = fresh();
+  let version = (await store.create('w/lock.json', new Uint8Array([0])))!;
+  let done = false, creates = 0, missing = 0;
+  const prober = (async () => {
+    while (!done) {
+      creates++;
+      if ((await store.create('w/lock.json', new Uint8Array([9]))) !== undefined) missing++;
+    }
+  })();
+  for (let i = 1; i <= 300; i++) version = (await store.replaceIf('w/lock.json', version, new Uint8Array([i % 256, i >> 8])))!;
+  done = true;
+  await prober;
+  assert.ok(creates > 50, `the prober ran (${creates} creates)`);
+  assert.equal(missing, 0, `${missing} of ${creates} creates found the key missing`);
+  assert.equal((await store.getVersioned('w/lock.json'))!.version, version);
+  assert.deepEqual(await readdir(join(store.root, 'w')), ['lock.json'], 'no claim or temporary file left');
+});
+
+test('a version\'s claim: held fresh, the swap and the removal are refused; left by a crash (older than the bound), passed', async () => {
+  const store = fresh();
+  const path = store.url('c/lock.json');
+  const v1 = (await store.create('c/lock.json', new Uint8Array([1])))!;
+  // Another caller is acting on v1: it holds the claim.
+  const claim = claimPath(path, v1);
+  await writeFile(claim, '4242\n');
+  assert.equal(await store.replaceIf('c/lock.json', v1, new Uint8Array([2])), undefined);
+  assert.equal(await store.removeIf('c/lock.json', v1), false);
+  assert.deepEqual(await store.get('c/lock.json'), new Uint8Array([1]), 'the file is untouched');
+  assert.deepEqual(await collect(store.list('')), [{ key: 'c/lock.json', size: 1 }], 'a claim is never listed');
+  // That caller died holding it: past CLAIM_STALE_MS the next generation is used, and both claims go.
+  const old = new Date(Date.now() - CLAIM_STALE_MS - 5000);
+  await utimes(claim, old, old);
+  const v2 = await store.replaceIf('c/lock.json', v1, new Uint8Array([2]));
+  assert.ok(v2 !== undefined && v2 !== v1);
+  assert.deepEqual(await store.get('c/lock.json'), new Uint8Array([2]));
+  assert.deepEqual(await readdir(join(store.root, 'c')), ['lock.json'], 'the stale claim is removed with the new one');
+  // The same for removeIf, with two generations of stale claims.
+  for (const g of [0, 1]) {
+    await writeFile(claimPath(path, v2, g), '4243\n');
+    await utimes(claimPath(path, v2, g), old, old);
+  }
+  assert.equal(await store.removeIf('c/lock.json', v2), true);
+  assert.deepEqual(await readdir(join(store.root, 'c')), []);
 });
 
 test('the leftover of an interrupted write is not listed, not an object, and goes with removePrefix', async () => {

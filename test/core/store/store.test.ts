@@ -275,6 +275,32 @@ for (const backend of backends) {
       assert.deepEqual(wins, [2, 2, 2, 2], 'every worker got its turns');
     });
 
+    test('breakers of a stale object racing creators (the lock pattern), 6 racers, 30 rounds: never two winners', async () => {
+      // Each racer creates; when the key holds the stale marker it swaps it by replaceIf of the version it
+      // read; when the key is missing it creates again. A winner is a racer whose create or replaceIf
+      // answered a version. A replaceIf that leaves the key missing for an instant lets a create in: two.
+      const store = await backend.fresh();
+      for (let round = 0; round < 30; round++) {
+        await store.put('stale.json', bytes('stale'));
+        const racer = async (id: number): Promise<boolean> => {
+          const mine = bytes(`racer ${id} round ${round}`);
+          for (let attempt = 0; attempt < 50; attempt++) {
+            if ((await store.create('stale.json', mine)) !== undefined) return true;
+            const found = await store.getVersioned('stale.json');
+            if (found === undefined) continue;
+            if (new TextDecoder().decode(found.body) !== 'stale') return false;
+            if ((await store.replaceIf('stale.json', found.version, mine)) !== undefined) return true;
+          }
+          return false;
+        };
+        const won = await Promise.all(Array.from({ length: 6 }, (_, i) => racer(i)));
+        const winners = won.flatMap((w, i) => (w ? [i] : []));
+        assert.equal(winners.length, 1, `round ${round}: winners ${winners.join(', ')}`);
+        assert.deepEqual(await store.get('stale.json'), bytes(`racer ${winners[0]} round ${round}`));
+        assert.deepEqual((await collect(store.list(''))).map((e) => e.key), ['stale.json'], 'no claim or temporary file listed');
+      }
+    });
+
     test('conditional calls: bad keys are BAD_ARGUMENT; an aborted signal is the abort code; nothing written', async () => {
       const store = await backend.fresh();
       for (const key of BAD_KEYS) {
