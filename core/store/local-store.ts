@@ -98,7 +98,6 @@ export class LocalStore implements ObjectStore {
       if (current?.version !== version) return undefined;
       if (current.touched) return version;
       return await withClaim(path, version, async () => {
-        if ((await readVersioned(path))?.version !== version) return undefined;
         const tmp = partialPath(path);
         try {
           const ino = await writeFlushed(tmp, body, 'wx');
@@ -119,8 +118,8 @@ export class LocalStore implements ObjectStore {
     checkAbort(path, options.signal);
     try {
       if ((await readVersioned(path))?.version !== version) return false;
+      // The read above answers a missing key (or folder) without a claim; the claim's own check is the one that counts.
       const removed = await withClaim(path, version, async () => {
-        if ((await readVersioned(path))?.version !== version) return undefined;
         await unlink(path);
         return true;
       });
@@ -317,11 +316,11 @@ export function claimPath(path: string, version: string, generation = 0): string
 }
 
 /**
- * Runs `then` holding the claim of `version` of `path`; resolves with its answer, or undefined when another
- * caller holds the claim (it is acting on that version, so the version is about to be gone, or already
- * is). A claim older than `CLAIM_STALE_MS` is a caller that died holding it: the next generation's claim
- * is tried instead, and the winner removes the stale ones once the version is settled. `then` must check
- * that the file is still at `version`: the claim only says that nobody else is changing it.
+ * Runs `then` holding the claim of `version` of `path` once the file is checked to be still at `version`;
+ * resolves with its answer, or undefined when the file is another version by then, or another caller
+ * holds the claim (it is acting on that version, so the version is about to be gone, or already is). A
+ * claim older than `CLAIM_STALE_MS` is a caller that died holding it: the next generation's claim is
+ * tried instead, and the winner removes the stale ones once the version is settled.
  */
 async function withClaim<T>(path: string, version: string, then: () => Promise<T | undefined>): Promise<T | undefined> {
   for (let generation = 0; ; generation++) {
@@ -335,6 +334,8 @@ async function withClaim<T>(path: string, version: string, then: () => Promise<T
       continue;
     }
     try {
+      // Checked under the claim: nobody else can change this version now.
+      if ((await readVersioned(path))?.version !== version) return undefined;
       return await then();
     } finally {
       for (let g = generation; g >= 0; g--) await rm(claimPath(path, version, g), { force: true }).catch(() => undefined);
