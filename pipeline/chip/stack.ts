@@ -109,8 +109,11 @@ export function plane(stack: ChipStack, i: number): Float32Array {
 async function warpBand(out: Float32Array, grid: Grid, b: BandSources, fields: FieldCache, options: StackOptions): Promise<void> {
   out.fill(b.band.fill);
   const resampling = b.band.categorical ? 'nearest' : (options.resampling ?? 'nearest');
+  let blank: number | undefined = b.band.fill;
   for (const source of b.sources) {
-    await warpInto(out, grid, source, { resampling, fields, ...(options.signal ? { signal: options.signal } : {}) });
+    const r = await warpInto(out, grid, source, { resampling, fields, ...(blank !== undefined ? { blank } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    // Still blank after a source that wrote nothing.
+    if (r.written > 0) blank = undefined;
   }
 }
 

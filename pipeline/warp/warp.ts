@@ -11,7 +11,7 @@
  */
 import type { Grid, Window } from '../../core/grid.ts';
 import { invertTransform } from '../../core/grid.ts';
-import type { Raster } from '../read/raster.ts';
+import type { AnyTypedArray, Raster } from '../read/raster.ts';
 import { coordField, type CoordField } from './transformer.ts';
 
 /** Resampling methods. */
@@ -35,12 +35,22 @@ export interface WarpOptions {
   maxErrorPx?: number;
   /** Coordinate fields computed for this target, reused across sources (by EPSG and bound). */
   fields?: FieldCache;
+  /**
+   * Every pixel of `out` holds this value (nothing is warped onto it yet): the first source of a mosaic.
+   * Same-CRS nearest warps then copy rows outright where that gives the same pixels (the source's nodata is
+   * this value, or both are NaN), and repeat a row instead of sampling it again when the next target row
+   * falls in the same source row (a coarser band upsampled).
+   */
+  blank?: number;
   signal?: AbortSignal;
 }
 
 /** What one warp did. */
 export interface WarpResult {
-  /** Target pixels written. */
+  /**
+   * Target pixels written: those that got a valid value; where rows were copied outright (`blank`), every
+   * target pixel the source covers, nodata ones included (they hold the blank value either way).
+   */
   written: number;
   /** The source window read, if any. */
   sourceWindow: Window | undefined;
@@ -149,7 +159,8 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
   const nodata = options.nodata === undefined ? source.nodata : options.nodata ?? undefined;
   const read = async (win: Window): Promise<Sample> => {
     const raster = await source.readWindow(win, { ...(options.signal ? { signal: options.signal } : {}), fill: nodata ?? Number.NaN });
-    return { data: raster.data, win, srcW: source.grid.width, srcH: source.grid.height, nodata: nodata ?? Number.NaN };
+    const integer = raster.dtype !== 'float32' && raster.dtype !== 'float64';
+    return { data: raster.data, integer, win, srcW: source.grid.width, srcH: source.grid.height, nodata: nodata ?? Number.NaN };
   };
   // Same CRS, no rotation, nearest: source column depends on the target column only, row on the row.
   if (resampling === 'nearest' && source.grid.epsg === target.epsg && tt[2] === 0 && tt[4] === 0 && st[2] === 0 && st[4] === 0) {
@@ -160,7 +171,7 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
     for (let r = 0; r < target.height; r++) rows[r] = pixelIndex(inv[3] + (tt[3] + (r + 0.5) * tt[5]) * inv[5], source.grid.height);
     const win = spanWindow(cols, rows);
     if (!win) return { written: 0, sourceWindow: undefined };
-    return { written: nearestSeparable(out, cols, rows, await read(win)), sourceWindow: win };
+    return { written: nearestSeparable(out, cols, rows, await read(win), options.blank), sourceWindow: win };
   }
   const fields = options.fields ?? new FieldCache(target);
   const pixels = fields.sourcePixels(source.grid, options.maxErrorPx ?? 0.125);
@@ -193,25 +204,63 @@ function spanWindow(cols: Int32Array, rows: Int32Array): Window | undefined {
   return { col: c0, row: r0, width: c1 - c0 + 1, height: r1 - r0 + 1 };
 }
 
-function nearestSeparable(out: Float32Array, cols: Int32Array, rows: Int32Array, s: Sample): number {
+function nearestSeparable(out: Float32Array, cols: Int32Array, rows: Int32Array, s: Sample, blank: number | undefined): number {
   const { data, win, nodata } = s;
   const width = cols.length;
   const local = new Int32Array(width);
-  for (let c = 0; c < width; c++) local[c] = cols[c]! < 0 ? -1 : cols[c]! - win.col;
+  // The valid columns, and whether they are one run of consecutive source columns (same resolution).
+  let first = -1, last = -1, unit = true;
+  for (let c = 0; c < width; c++) {
+    local[c] = cols[c]! < 0 ? -1 : cols[c]! - win.col;
+    if (local[c]! < 0) continue;
+    if (first < 0) first = c;
+    else if (local[c] !== local[last]! + 1 || c !== last + 1) unit = false;
+    last = c;
+  }
+  if (first < 0) return 0;
+  const fresh = blank !== undefined;
+  // Copying every value gives the same pixels as skipping nodata when a skipped value equals the blank.
+  const copy = fresh && (Number.isNaN(blank) ? Number.isNaN(nodata) : blank === nodata && s.integer);
+  const span = last - first + 1;
   let written = 0;
+  let prevRow = -1, prevOut = 0, prevWritten = 0;
   for (let r = 0; r < rows.length; r++) {
     const sr = rows[r]!;
     if (sr < 0) continue;
-    const base = (sr - win.row) * win.width;
     const o = r * width;
-    for (let c = 0; c < width; c++) {
-      const lc = local[c]!;
-      if (lc < 0) continue;
-      const v = data[base + lc]!;
-      if (v === nodata || v !== v) continue;
-      out[o + c] = v;
-      written++;
+    if (fresh && sr === prevRow) {
+      // The same source row onto a row that was blank too: the same pixels as the row above.
+      out.copyWithin(o + first, prevOut + first, prevOut + last + 1);
+      written += prevWritten;
+      continue;
     }
+    const base = (sr - win.row) * win.width;
+    let n = 0;
+    if (copy && unit) {
+      const at = base + local[first]!;
+      out.set(data.subarray(at, at + span), o + first);
+      n = span;
+    } else if (copy) {
+      for (let c = first; c <= last; c++) {
+        const lc = local[c]!;
+        if (lc < 0) continue;
+        out[o + c] = data[base + lc]!;
+        n++;
+      }
+    } else {
+      for (let c = first; c <= last; c++) {
+        const lc = local[c]!;
+        if (lc < 0) continue;
+        const v = data[base + lc]!;
+        if (v === nodata || v !== v) continue;
+        out[o + c] = v;
+        n++;
+      }
+    }
+    written += n;
+    prevRow = sr;
+    prevOut = o;
+    prevWritten = n;
   }
   return written;
 }
@@ -225,7 +274,12 @@ export async function warpMosaic(target: Grid, sources: readonly RasterSource[],
   const fill = options.fill ?? Number.NaN;
   if (fill !== 0) out.fill(fill);
   const fields = options.fields ?? new FieldCache(target);
-  for (const source of sources) await warpInto(out, target, source, { ...options, fields });
+  let blank: number | undefined = fill;
+  for (const source of sources) {
+    const r = await warpInto(out, target, source, { ...options, fields, ...(blank !== undefined ? { blank } : {}) });
+    // Still blank after a source that wrote nothing.
+    if (r.written > 0) blank = undefined;
+  }
   return out;
 }
 
@@ -249,7 +303,9 @@ interface SourcePixels {
 }
 
 interface Sample {
-  data: ArrayLike<number>;
+  data: AnyTypedArray;
+  /** An integer dtype (so no NaN among the values). */
+  integer: boolean;
   win: Window;
   srcW: number;
   srcH: number;

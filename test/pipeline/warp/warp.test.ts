@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asDemItem, asS1Item, asS2Item } from '../../../core/stac/pc-items.ts';
-import { fullWindow, invertTransform, subGrid, type Grid } from '../../../core/grid.ts';
+import { fullWindow, invertTransform, subGrid, type Grid, type Window } from '../../../core/grid.ts';
+import { allocRaster } from '../../../pipeline/read/raster.ts';
 import type { Cog } from '../../../pipeline/read/cog.ts';
 import { coordField } from '../../../pipeline/warp/transformer.ts';
-import { FieldCache, mosaicOrder, warpInto, warpMosaic, type Resampling } from '../../../pipeline/warp/warp.ts';
+import { FieldCache, mosaicOrder, warpInto, warpMosaic, type RasterSource, type Resampling } from '../../../pipeline/warp/warp.ts';
 import { designIds, firstDifference, gdalwarp, localFile, ROW0, serveBundled, type Served } from './oracle.ts';
 
 /** Share of pixels equal (NaN = NaN), max abs difference where both are numbers, and NaN disagreements. */
@@ -207,5 +208,57 @@ test('approximate transformer: within the error bound of the exact transform, wi
     for (let i = 0; i < approx.x.length; i++) worst = Math.max(worst, Math.abs(approx.x[i]! - exact.x[i]!) + Math.abs(approx.y[i]! - exact.y[i]!));
     assert.ok(worst <= maxError * 1.5, `EPSG:${epsg}: worst error ${worst} vs bound ${maxError}`);
     assert.ok(approx.exactPoints < approx.x.length / 50, `${approx.exactPoints} exact points`);
+  }
+});
+
+test('blank targets: row copies and repeated rows give the pixels of the sample-by-sample warp, for every nodata and fill', async () => {
+  // An in-memory source on a 10 m UTM grid at `scale` x 10 m, offset so that it covers part of the target.
+  const source = (dtype: 'uint16' | 'float32', scale: number, nodata: number | undefined): RasterSource => {
+    const width = 70, height = 50;
+    const grid: Grid = { epsg: 32631, transform: [500_000 + 30, 10 * scale, 0, 4_000_000 - 20, 0, -10 * scale], width, height };
+    const data = dtype === 'uint16' ? new Uint16Array(width * height) : new Float32Array(width * height);
+    for (let i = 0; i < data.length; i++) {
+      const k = (i * 7919) % 13;
+      data[i] = k === 0 ? (nodata ?? 0) : k === 1 && dtype === 'float32' ? Number.NaN : 100 + (i % 997);
+    }
+    return {
+      grid,
+      nodata,
+      readWindow: async (w: Window, o?: { fill?: number }) => {
+        const r = allocRaster(dtype, w.width, w.height, o?.fill ?? 0);
+        for (let y = 0; y < w.height; y++) {
+          for (let x = 0; x < w.width; x++) {
+            const sx = w.col + x, sy = w.row + y;
+            if (sx >= 0 && sy >= 0 && sx < width && sy < height) r.data[y * w.width + x] = data[sy * width + sx]!;
+          }
+        }
+        return r;
+      },
+    };
+  };
+  const target: Grid = { epsg: 32631, transform: [500_000, 10, 0, 4_000_000, 0, -10], width: 96, height: 80 };
+  const cases = [
+    { dtype: 'uint16', nodata: 0, fill: 0 }, // S2: rows copied outright
+    { dtype: 'uint16', nodata: 0, fill: Number.NaN }, // nodata is not the fill: sampled one by one
+    { dtype: 'uint16', nodata: undefined, fill: 0 },
+    { dtype: 'float32', nodata: -32768, fill: Number.NaN }, // S1
+    { dtype: 'float32', nodata: undefined, fill: Number.NaN }, // NaN is the nodata and the fill: copied
+    { dtype: 'float32', nodata: 0, fill: 0 }, // a float 0 nodata: NaN values must not be copied over the fill
+  ] as const;
+  for (const c of cases) {
+    for (const scale of [1, 2, 3]) {
+      const src = source(c.dtype, scale, c.nodata);
+      const blank = new Float32Array(target.width * target.height).fill(c.fill);
+      const slow = new Float32Array(target.width * target.height).fill(c.fill);
+      await warpInto(blank, target, src, { blank: c.fill });
+      await warpInto(slow, target, src, {});
+      const name = `${c.dtype} nodata ${c.nodata} fill ${c.fill} scale ${scale}`;
+      assert.equal(compare(blank, slow).identical, 1, name);
+      // A second source on top (not blank any more) mosaics the same way either way.
+      const top = source(c.dtype, scale === 1 ? 2 : 1, c.nodata);
+      await warpInto(blank, target, top, {});
+      await warpInto(slow, target, top, {});
+      assert.equal(compare(blank, slow).identical, 1, `${name}, then a second source`);
+    }
   }
 });
