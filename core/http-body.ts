@@ -17,8 +17,9 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
  * The whole body of `res`, at most `max` decoded bytes. Past the cap: `over: 'throw'` cancels the stream
  * and throws HTTP_TOO_LARGE; `over: 'truncate'` (error bodies, read only to quote them) keeps the first
  * `max` bytes. A declared Content-Length past the cap (uncoded bodies) fails before a byte is read.
+ * `shared`: the body comes in a SharedArrayBuffer of its own (worker threads then read it in place).
  */
-export async function readCapped(res: Response, url: string, max: number, over: 'throw' | 'truncate'): Promise<Uint8Array> {
+export async function readCapped(res: Response, url: string, max: number, over: 'throw' | 'truncate', shared = false): Promise<Uint8Array> {
   const tooLarge = (what: string): ClayError =>
     new ClayError('HTTP_TOO_LARGE', `the body of ${redactUrl(url)} ${what}, past the cap of ${max} bytes`, { input: redactUrl(url) });
   const declared = res.headers.get('content-length');
@@ -43,8 +44,8 @@ export async function readCapped(res: Response, url: string, max: number, over: 
     chunks.push(value);
     total += value.byteLength;
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
+  if (chunks.length === 1 && !shared) return chunks[0]!;
+  const out = new Uint8Array(shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total));
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

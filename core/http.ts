@@ -59,6 +59,8 @@ export interface HttpRequest {
   range?: { offset: number; length: number };
   /** Cap of this response's decoded body in bytes (default the client's `maxBodyBytes`). */
   maxBytes?: number;
+  /** The body in a SharedArrayBuffer of its own, for worker threads to read without a copy. */
+  shared?: boolean;
 }
 
 /** Bytes of an error reply read to quote it in the error (the rest is discarded unread). */
@@ -252,7 +254,7 @@ export class HttpClient {
     let body: Uint8Array;
     try {
       body = res.ok
-        ? await readCapped(res, url, req.range ? req.range.length : req.maxBytes ?? this.maxBodyBytes, 'throw')
+        ? await readCapped(res, url, req.range ? req.range.length : req.maxBytes ?? this.maxBodyBytes, 'throw', req.shared === true)
         : await readCapped(res, url, ERROR_BODY_BYTES, 'truncate');
     } catch (cause) {
       if (isClayError(cause)) throw cause;

@@ -54,12 +54,13 @@ function countValue(a: Float32Array, v: number): number {
 /** Applies Clay v0's rules to one chip. */
 export function assessChip(input: QualityInput): ChipQuality {
   const pixels = input.b02.length;
-  const hist = new Array<number>(12).fill(0);
+  const counts = new Int32Array(12);
   const scl = input.scl;
   for (let i = 0; i < scl.length; i++) {
     const c = scl[i]!;
-    if (c >= 0 && c <= 11) hist[c | 0]! += 1;
+    if (c >= 0 && c <= 11) counts[c | 0]! += 1;
   }
+  const hist = Array.from(counts);
   const cloudyPixels = CLOUDY_SCL.reduce((n, c) => n + hist[c]!, 0);
   const b02 = countValue(input.b02, 0);
   const vh = countNaN(input.vh);

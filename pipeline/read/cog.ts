@@ -99,6 +99,8 @@ export class Cog {
   /** The cache keys' prefix: the blob (URL without token), the image and the band read. */
   private readonly id: string;
   private readonly tilesAcross: number;
+  /** Tile bytes are read onto shared memory: they decode on the worker threads, which read them in place. */
+  private readonly sharedReads: boolean;
 
   private constructor(
     private readonly reader: RangeReader,
@@ -108,8 +110,9 @@ export class Cog {
     private readonly layout: BlockLayout,
     private readonly header: HeaderBlocks,
     private readonly decode: (bytes: Uint8Array, rows: number) => Promise<Raster>,
-    info: { grid: Grid; dtype: DType; nodata: number | undefined; pixelIsPoint: boolean; overview: number | undefined; band: number },
+    info: { grid: Grid; dtype: DType; nodata: number | undefined; pixelIsPoint: boolean; overview: number | undefined; band: number; sharedReads: boolean },
   ) {
+    this.sharedReads = info.sharedReads;
     // Keyed by the blob, not this object: a COG opened again (the DEM of every date of a tile) finds its tiles.
     this.id = `${reader.url}|${info.overview ?? 'full'}|${info.band}`;
     this.url = reader.url;
@@ -168,7 +171,7 @@ export class Cog {
       const codec = await codecFor(compression, options.decoder ?? 'zlib', fd, layout, blocks.tileWidth, reader.url, options.decodeInWorkers ?? false);
       const decode = (bytes: Uint8Array, rows: number): Promise<Raster> => decodeBlock(codec, bytes, layout, blocks.tileWidth, rows);
       const grid: Grid = { epsg: geo.epsg, transform: scaleTransform(geo.transform, first.getWidth() / width, first.getHeight() / height), width, height };
-      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), blocks, header.blocks, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview, band });
+      return new Cog(reader, options, options.cache ?? new TileCache<CachedTile>(), options.limit ?? pLimit(8), blocks, header.blocks, decode, { grid, dtype, nodata, pixelIsPoint: geo.pixelIsPoint, overview: options.overview, band, sharedReads: codec.inWorkers === true });
     } catch (err) {
       if (isClayError(err)) throw err;
       if (signal?.aborted) throw new ClayError('HTTP_ABORTED', `read of ${reader.url} aborted`, { input: reader.url, cause: signal.reason });
@@ -236,8 +239,9 @@ export class Cog {
     }
     const groups = coalesceRanges(wanted, this.options.coalesce);
     const pending = new Map<string, Promise<CachedTile>>();
+    const readOptions = { ...(signal ? { signal } : {}), ...(this.sharedReads ? { shared: true } : {}) };
     for (const group of groups) {
-      const bytes = this.limit(() => this.reader.read(group.offset, group.length, signal ? { signal } : {}));
+      const bytes = this.limit(() => this.reader.read(group.offset, group.length, readOptions));
       bytes.catch(() => undefined); // observed through the member promises below
       for (const m of group.members) {
         const tile = m.key.index + this.layout.bandOffset;
@@ -247,7 +251,9 @@ export class Cog {
           throw err;
         };
         const got = (b: Uint8Array): Promise<CachedTile> => {
-          const whole = m.key.prefix.byteLength > 0 ? Buffer.concat([m.key.prefix, b]) : bytesCache ? b.slice() : b;
+          // A cached view of a shared range keeps that range alive until its last tile leaves the cache (a
+          // range is a few neighbouring tiles); a private one is copied so the cache holds the tile alone.
+          const whole = m.key.prefix.byteLength > 0 ? joined(m.key.prefix, b, this.sharedReads) : bytesCache && !this.sharedReads ? b.slice() : b;
           bytesCache?.set(m.key.raw, whole);
           return this.decodeTile(whole, m.key.index);
         };
@@ -256,7 +262,7 @@ export class Cog {
           (err: unknown) => {
             if (!isClayError(err, 'COG_CORRUPT') || group.members.length === 1) return alone(err);
             // A coalesced range ran past the end: each of its tiles on its own, so only the missing ones fail.
-            return this.limit(() => this.reader.read(m.offset, m.length, signal ? { signal } : {})).then(got, alone);
+            return this.limit(() => this.reader.read(m.offset, m.length, readOptions)).then(got, alone);
           },
         ));
       }
@@ -287,6 +293,14 @@ export class Cog {
     stats.bytesDecoded += raster.data.byteLength;
     return { raster, byteLength: raster.data.byteLength };
   }
+}
+
+/** `a` then `b` in one new buffer (on shared memory with `shared`). */
+function joined(a: Uint8Array, b: Uint8Array, shared: boolean): Uint8Array {
+  const out = new Uint8Array(shared ? new SharedArrayBuffer(a.byteLength + b.byteLength) : new ArrayBuffer(a.byteLength + b.byteLength));
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
 }
 
 /** Where the tiles (or strips) are. */

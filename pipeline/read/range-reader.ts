@@ -84,12 +84,12 @@ export class RangeReader {
 
   /**
    * Bytes [offset, offset + length). With `allowShort` (header reads), a reply cut by the end of the blob
-   * is returned as is; otherwise it is COG_CORRUPT.
+   * is returned as is; otherwise it is COG_CORRUPT. With `shared`, the bytes are on a SharedArrayBuffer.
    */
-  async read(offset: number, length: number, options: { signal?: AbortSignal; allowShort?: boolean } = {}): Promise<Uint8Array> {
+  async read(offset: number, length: number, options: { signal?: AbortSignal; allowShort?: boolean; shared?: boolean } = {}): Promise<Uint8Array> {
     const { http, signer, collection } = this.access;
     const signal = options.signal;
-    const get = (url: string) => http.request(url, { range: { offset, length }, ...(signal ? { signal } : {}), errorCode: 'HTTP' });
+    const get = (url: string) => http.request(url, { range: { offset, length }, ...(signal ? { signal } : {}), ...(options.shared ? { shared: true } : {}), errorCode: 'HTTP' });
     let body: Uint8Array;
     let contentRange: string | null;
     try {

@@ -33,13 +33,15 @@ function workers(): WorkerPool<WorkerRequest, WorkerReply> {
 }
 
 /**
- * One DEFLATE tile (`bytes`: its stored bytes, copied here, so the caller's buffer is untouched) to its band of
- * `width` x `rows` pixels, on a worker thread. Errors as `inflateNativeSync` and `samplesToRaster` throw them.
+ * One DEFLATE tile (`bytes`: its stored bytes, left untouched) to its band of `width` x `rows` pixels, on a
+ * worker thread. Bytes on a SharedArrayBuffer are read there in place; others go as a copy (transferred).
+ * Errors as `inflateNativeSync` and `samplesToRaster` throw them.
  */
 export async function inflateTile(bytes: Uint8Array, expected: number, layout: SampleLayout, width: number, rows: number): Promise<Raster> {
-  const copy = bytes.slice();
+  const shared = bytes.buffer instanceof SharedArrayBuffer;
+  const sent = shared ? bytes : bytes.slice();
   // Costs in bytes of output: zlib and zstd both move some hundreds of MB/s.
-  const out = await workers().run({ op: 'inflate', bytes: copy, expected, layout, width, rows }, [copy.buffer], expected);
+  const out = await workers().run({ op: 'inflate', bytes: sent, expected, layout, width, rows }, shared ? [] : [sent.buffer as ArrayBuffer], expected);
   if (out.op !== 'inflate') throw new ClayError('INTERNAL', 'pipeline worker: an inflate got another reply');
   return out.raster;
 }

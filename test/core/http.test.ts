@@ -47,6 +47,20 @@ test('single ranges get exactly their bytes; a truncated range body is retried',
   });
 });
 
+test('shared: the body of a range comes on a SharedArrayBuffer of its own, small or large', async () => {
+  await withBlobServer(undefined, async (url) => {
+    const http = new HttpClient({ baseDelayMs: 1 });
+    for (const [offset, length] of [[10, 20], [0, 4096]] as const) {
+      const res = await http.request(url, { range: { offset, length }, shared: true });
+      assert.ok(res.body.buffer instanceof SharedArrayBuffer, `${length} bytes`);
+      assert.equal(res.body.buffer.byteLength, length);
+      assert.deepEqual(new Uint8Array(res.body), BLOB.subarray(offset, offset + length));
+      const plain = await http.request(url, { range: { offset, length } });
+      assert.ok(!(plain.body.buffer instanceof SharedArrayBuffer));
+    }
+  });
+});
+
 test('a range past the end is a 416, not retried', async () => {
   await withBlobServer(undefined, async (url) => {
     const http = new HttpClient({ baseDelayMs: 1 });
