@@ -47,7 +47,7 @@ export interface SourceAccess {
 /** A source with the nodata value to honour (the file's, or PC's documented one). */
 function withNodata(cog: Cog, nodata: number | undefined): RasterSource {
   if (nodata === undefined || cog.nodata !== undefined) return cog;
-  return { grid: cog.grid, nodata, url: cog.url, readWindow: (w, o) => cog.readWindow(w, o) };
+  return { grid: cog.grid, nodata, url: cog.url, readWindow: (w, o) => cog.readWindow(w, o), readTiles: (w, o) => cog.readTiles(w, o) };
 }
 
 /** Opens every COG of a planned date (headers only; pixels are read per chip). */

@@ -27,7 +27,7 @@ import { lzwDecode } from './lzw.ts';
 import { packBitsDecode } from './packbits.ts';
 import { RangeReader, type BlobAccess } from './range-reader.ts';
 import { coalesceRanges, type ByteRange, type CoalesceOptions } from './ranges.ts';
-import { allocRaster, type DType, type Raster } from './raster.ts';
+import { allocRaster, type DType, type Raster, type TileSet } from './raster.ts';
 import { rasterDtype, sampleLayout, samplesToRaster, type SampleLayout } from './tile-decode.ts';
 import { TileCache } from './tile-cache.ts';
 
@@ -213,6 +213,24 @@ export class Cog {
       copyTile(tile.raster, tx * tw, ty * th, out, window, inside);
     }
     return out;
+  }
+
+  /**
+   * The decoded tiles that `window` (inside the image) intersects, for reads that sample them in place
+   * (`warpInto`) instead of copying a window out of them first.
+   */
+  async readTiles(window: Window, options: { signal?: AbortSignal } = {}): Promise<TileSet> {
+    if (options.signal?.aborted) throw new ClayError('HTTP_ABORTED', `read of ${this.url} aborted`, { input: this.url, cause: options.signal.reason });
+    const tw = this.tileWidth;
+    const th = this.tileHeight;
+    const inside = intersectWindows(window, { col: 0, row: 0, width: this.grid.width, height: this.grid.height });
+    if (!inside) return { dtype: this.dtype, col0: 0, row0: 0, across: 0, down: 0, tileWidth: tw, tileHeight: th, rasters: [] };
+    const tx0 = Math.floor(inside.col / tw), ty0 = Math.floor(inside.row / th);
+    const tx1 = Math.floor((inside.col + inside.width - 1) / tw), ty1 = Math.floor((inside.row + inside.height - 1) / th);
+    const tiles: { tx: number; ty: number }[] = [];
+    for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) tiles.push({ tx, ty });
+    const loaded = await this.loadTiles(tiles, options.signal);
+    return { dtype: this.dtype, col0: tx0 * tw, row0: ty0 * th, across: tx1 - tx0 + 1, down: ty1 - ty0 + 1, tileWidth: tw, tileHeight: th, rasters: loaded.map((t) => t?.raster) };
   }
 
   /** The tiles (decoded), from the cache or read in coalesced ranges; undefined for sparse tiles. */

@@ -27,6 +27,22 @@ export type RasterData = { [K in DType]: { dtype: K; data: TypedArrayOf[K] } }[D
 /** One band of pixels, row-major. */
 export type Raster = RasterData & { width: number; height: number };
 
+/**
+ * The decoded tiles (or strips) that cover a window of an image, in place: `rasters[j * across + i]` is the
+ * tile whose top-left pixel is (col0 + i * tileWidth, row0 + j * tileHeight), undefined when it is sparse
+ * (no data stored: nodata). Each tile raster is `tileWidth` wide; the last strip may have fewer rows.
+ */
+export interface TileSet {
+  dtype: DType;
+  col0: number;
+  row0: number;
+  across: number;
+  down: number;
+  tileWidth: number;
+  tileHeight: number;
+  rasters: (Raster | undefined)[];
+}
+
 /** Bytes per pixel of a dtype. */
 export function bytesPerPixel(dtype: DType): number {
   switch (dtype) {

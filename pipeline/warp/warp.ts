@@ -11,7 +11,7 @@
  */
 import type { Grid, Window } from '../../core/grid.ts';
 import { invertTransform } from '../../core/grid.ts';
-import type { AnyTypedArray, Raster } from '../read/raster.ts';
+import { allocRaster, type AnyTypedArray, type Raster, type TileSet } from '../read/raster.ts';
 import { coordField, type CoordField } from './transformer.ts';
 
 /** Resampling methods. */
@@ -24,6 +24,8 @@ export interface RasterSource {
   readonly nodata: number | undefined;
   readonly url?: string;
   readWindow(window: Window, options?: { signal?: AbortSignal; fill?: number }): Promise<Raster>;
+  /** The decoded tiles covering a window, when the source has tiles to lend (a `Cog`): same-CRS warps sample them in place. */
+  readTiles?(window: Window, options?: { signal?: AbortSignal }): Promise<TileSet>;
 }
 
 /** Options of a warp. */
@@ -171,6 +173,11 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
     for (let r = 0; r < target.height; r++) rows[r] = pixelIndex(inv[3] + (tt[3] + (r + 0.5) * tt[5]) * inv[5], source.grid.height);
     const win = spanWindow(cols, rows);
     if (!win) return { written: 0, sourceWindow: undefined };
+    if (source.readTiles) {
+      // Sampled from the tiles in place: no window is copied out of them first.
+      const tiles = await source.readTiles(win, options.signal ? { signal: options.signal } : {});
+      return { written: nearestSeparableTiles(out, cols, rows, tiles, nodata ?? Number.NaN, options.blank), sourceWindow: win };
+    }
     return { written: nearestSeparable(out, cols, rows, await read(win), options.blank), sourceWindow: win };
   }
   const fields = options.fields ?? new FieldCache(target);
@@ -255,6 +262,87 @@ function nearestSeparable(out: Float32Array, cols: Int32Array, rows: Int32Array,
         if (v === nodata || v !== v) continue;
         out[o + c] = v;
         n++;
+      }
+    }
+    written += n;
+    prevRow = sr;
+    prevOut = o;
+    prevWritten = n;
+  }
+  return written;
+}
+
+/**
+ * `nearestSeparable` over a source's tiles in place: the target columns are cut into runs that fall in one
+ * tile column, and each (target row, run) reads the one tile it falls in. Same pixels as sampling a window
+ * copied out of the tiles (a sparse tile is nodata there, and is skipped here).
+ */
+function nearestSeparableTiles(out: Float32Array, cols: Int32Array, rows: Int32Array, t: TileSet, nodata: number, blank: number | undefined): number {
+  const width = cols.length;
+  const { tileWidth: tw, tileHeight: th } = t;
+  // Runs of valid target columns [start, end) in one tile column, with the source columns tile-local.
+  const local = new Int32Array(width);
+  const runs: { start: number; end: number; tile: number; unit: boolean }[] = [];
+  for (let c = 0; c < width; c++) {
+    const sc = cols[c]!;
+    if (sc < 0) continue;
+    const tile = Math.floor((sc - t.col0) / tw);
+    local[c] = sc - t.col0 - tile * tw;
+    const run = runs[runs.length - 1];
+    if (run !== undefined && run.end === c && run.tile === tile) {
+      if (local[c] !== local[c - 1]! + 1) run.unit = false;
+      run.end = c + 1;
+    } else runs.push({ start: c, end: c + 1, tile, unit: true });
+  }
+  if (runs.length === 0) return 0;
+  const first = runs[0]!.start;
+  const last = runs[runs.length - 1]!.end;
+  const fresh = blank !== undefined;
+  const integer = t.dtype !== 'float32' && t.dtype !== 'float64';
+  const copy = fresh && (Number.isNaN(blank) ? Number.isNaN(nodata) : blank === nodata && integer);
+  // A sparse tile reads as the nodata value in the tiles' dtype (an integer tile without one: 0, which is a
+  // value), as a window copied out of the tiles holds it.
+  const sparse = allocRaster(t.dtype, 1, 1, nodata).data[0]!;
+  const sparseWrites = !(sparse === nodata || sparse !== sparse);
+  let written = 0;
+  let prevRow = -1, prevOut = 0, prevWritten = 0;
+  for (let r = 0; r < rows.length; r++) {
+    const sr = rows[r]!;
+    if (sr < 0) continue;
+    const o = r * width;
+    if (fresh && sr === prevRow) {
+      out.copyWithin(o + first, prevOut + first, prevOut + last);
+      written += prevWritten;
+      continue;
+    }
+    const ty = Math.floor((sr - t.row0) / th);
+    const lr = sr - t.row0 - ty * th;
+    let n = 0;
+    for (const run of runs) {
+      const raster = t.rasters[ty * t.across + run.tile];
+      if (raster === undefined) {
+        if (sparseWrites) {
+          out.fill(sparse, o + run.start, o + run.end);
+          n += run.end - run.start;
+        }
+        continue;
+      }
+      const data = raster.data;
+      const base = lr * raster.width;
+      if (copy && run.unit) {
+        const at = base + local[run.start]!;
+        out.set(data.subarray(at, at + run.end - run.start), o + run.start);
+        n += run.end - run.start;
+      } else if (copy) {
+        for (let c = run.start; c < run.end; c++) out[o + c] = data[base + local[c]!]!;
+        n += run.end - run.start;
+      } else {
+        for (let c = run.start; c < run.end; c++) {
+          const v = data[base + local[c]!]!;
+          if (v === nodata || v !== v) continue;
+          out[o + c] = v;
+          n++;
+        }
       }
     }
     written += n;

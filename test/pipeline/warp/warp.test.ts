@@ -211,30 +211,54 @@ test('approximate transformer: within the error bound of the exact transform, wi
   }
 });
 
-test('blank targets: row copies and repeated rows give the pixels of the sample-by-sample warp, for every nodata and fill', async () => {
-  // An in-memory source on a 10 m UTM grid at `scale` x 10 m, offset so that it covers part of the target.
-  const source = (dtype: 'uint16' | 'float32', scale: number, nodata: number | undefined): RasterSource => {
-    const width = 70, height = 50;
+test('blank targets and tiles in place: row copies, repeated rows and tile runs give the pixels of the sample-by-sample warp', async () => {
+  // An in-memory source on a 10 m UTM grid at `scale` x 10 m, offset so that it covers part of the target;
+  // with `tiled`, it lends 16 x 12 tiles (one of them sparse: nodata, as a COG's empty tile reads).
+  const source = (dtype: 'uint16' | 'float32', scale: number, nodata: number | undefined, tiled: boolean): RasterSource => {
+    const width = 70, height = 50, tw = 16, th = 12;
     const grid: Grid = { epsg: 32631, transform: [500_000 + 30, 10 * scale, 0, 4_000_000 - 20, 0, -10 * scale], width, height };
     const data = dtype === 'uint16' ? new Uint16Array(width * height) : new Float32Array(width * height);
     for (let i = 0; i < data.length; i++) {
       const k = (i * 7919) % 13;
       data[i] = k === 0 ? (nodata ?? 0) : k === 1 && dtype === 'float32' ? Number.NaN : 100 + (i % 997);
     }
-    return {
+    const sparse = (x: number, y: number): boolean => tiled && Math.floor(x / tw) === 1 && Math.floor(y / th) === 1;
+    const at = (x: number, y: number, fill: number): number => (sparse(x, y) ? fill : data[y * width + x]!);
+    const src: RasterSource = {
       grid,
       nodata,
       readWindow: async (w: Window, o?: { fill?: number }) => {
-        const r = allocRaster(dtype, w.width, w.height, o?.fill ?? 0);
+        const fill = o?.fill ?? 0;
+        const r = allocRaster(dtype, w.width, w.height, fill);
         for (let y = 0; y < w.height; y++) {
           for (let x = 0; x < w.width; x++) {
             const sx = w.col + x, sy = w.row + y;
-            if (sx >= 0 && sy >= 0 && sx < width && sy < height) r.data[y * w.width + x] = data[sy * width + sx]!;
+            if (sx >= 0 && sy >= 0 && sx < width && sy < height) r.data[y * w.width + x] = at(sx, sy, fill);
           }
         }
         return r;
       },
     };
+    if (!tiled) return src;
+    src.readTiles = async (w: Window) => {
+      const tx0 = Math.floor(w.col / tw), ty0 = Math.floor(w.row / th);
+      const across = Math.floor((w.col + w.width - 1) / tw) - tx0 + 1, down = Math.floor((w.row + w.height - 1) / th) - ty0 + 1;
+      const rasters = [];
+      for (let j = 0; j < down; j++) {
+        for (let i = 0; i < across; i++) {
+          const x0 = (tx0 + i) * tw, y0 = (ty0 + j) * th;
+          if (sparse(x0, y0)) {
+            rasters.push(undefined);
+            continue;
+          }
+          const t = allocRaster(dtype, tw, th);
+          for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) if (x0 + x < width && y0 + y < height) t.data[y * tw + x] = data[(y0 + y) * width + x0 + x]!;
+          rasters.push(t);
+        }
+      }
+      return { dtype, col0: tx0 * tw, row0: ty0 * th, across, down, tileWidth: tw, tileHeight: th, rasters };
+    };
+    return src;
   };
   const target: Grid = { epsg: 32631, transform: [500_000, 10, 0, 4_000_000, 0, -10], width: 96, height: 80 };
   const cases = [
@@ -247,18 +271,24 @@ test('blank targets: row copies and repeated rows give the pixels of the sample-
   ] as const;
   for (const c of cases) {
     for (const scale of [1, 2, 3]) {
-      const src = source(c.dtype, scale, c.nodata);
-      const blank = new Float32Array(target.width * target.height).fill(c.fill);
-      const slow = new Float32Array(target.width * target.height).fill(c.fill);
-      await warpInto(blank, target, src, { blank: c.fill });
-      await warpInto(slow, target, src, {});
-      const name = `${c.dtype} nodata ${c.nodata} fill ${c.fill} scale ${scale}`;
-      assert.equal(compare(blank, slow).identical, 1, name);
-      // A second source on top (not blank any more) mosaics the same way either way.
-      const top = source(c.dtype, scale === 1 ? 2 : 1, c.nodata);
-      await warpInto(blank, target, top, {});
-      await warpInto(slow, target, top, {});
-      assert.equal(compare(blank, slow).identical, 1, `${name}, then a second source`);
+      for (const tiled of [false, true]) {
+        // The reference: sample by sample from a window copy, onto a target not declared blank.
+        const slowSource = source(c.dtype, scale, c.nodata, false);
+        const tiledFlag = tiled;
+        const src = source(c.dtype, scale, c.nodata, tiledFlag);
+        const reference = tiled ? { ...slowSource, readWindow: src.readWindow } : slowSource;
+        const fast = new Float32Array(target.width * target.height).fill(c.fill);
+        const slow = new Float32Array(target.width * target.height).fill(c.fill);
+        await warpInto(fast, target, src, { blank: c.fill });
+        await warpInto(slow, target, reference, {});
+        const name = `${c.dtype} nodata ${c.nodata} fill ${c.fill} scale ${scale}${tiled ? ' tiles' : ''}`;
+        assert.equal(compare(fast, slow).identical, 1, name);
+        // A second source on top (not blank any more) mosaics the same way either way.
+        const top = source(c.dtype, scale === 1 ? 2 : 1, c.nodata, tiled);
+        await warpInto(fast, target, top, {});
+        await warpInto(slow, target, { ...top, readTiles: undefined }, {});
+        assert.equal(compare(fast, slow).identical, 1, `${name}, then a second source`);
+      }
     }
   }
 });
