@@ -19,6 +19,7 @@ import { CHIP_VERSION, chipFileName, encodeChipFile, unitPrefix, type ChipEncodi
 import { MANIFEST_NAME, type ChipRecord, type FileRecord, type UnitManifest } from './manifest.ts';
 import { writeChipIndex } from '../index/chip-index.ts';
 import { assessChip, type RejectReason } from './quality.ts';
+import { assessChipShared } from '../worker/pool.ts';
 import { indexRows, UNIT_INDEX_NAME } from './unit-index.ts';
 import { harmonizeStack, newChipBuffers, openChipSources, plane, stackChip, type ChipBuffers, type ChipSources, type ChipStack, type SourceAccess } from './stack.ts';
 import { Cog } from '../read/cog.ts';
@@ -148,7 +149,10 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
       }
     };
     const finish = async (chip: number, window: Window, chipGrid: Grid, stack: ChipStack, t0: number): Promise<ChipRecord> => {
-      const q = assessChip({ b02: plane(stack, BAND_INDEX.B02!), vh: plane(stack, BAND_INDEX.vh!), vv: plane(stack, BAND_INDEX.vv!), dem: plane(stack, BAND_INDEX.dem!), scl: stack.scl });
+      const input = { b02: plane(stack, BAND_INDEX.B02!), vh: plane(stack, BAND_INDEX.vh!), vv: plane(stack, BAND_INDEX.vv!), dem: plane(stack, BAND_INDEX.dem!), scl: stack.scl };
+      // The filter runs on a worker thread when the planes are shared (as `stackChip` makes them).
+      const shared = stack.planes.buffer instanceof SharedArrayBuffer && stack.scl.buffer instanceof SharedArrayBuffer;
+      const q = shared ? await assessChipShared(input) : assessChip(input);
       const t1 = performance.now();
       times.stackMs += t1 - t0;
       const record: ChipRecord = { chip, window, ...footprintOf(grid, window), ...q };

@@ -142,8 +142,8 @@ export function newChipBuffers(): ChipBuffers {
 export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}, reuse?: StackBuffers, fieldPool?: Float64Pool): Promise<ChipStack> {
   const n = grid.width * grid.height;
   const fits = reuse !== undefined && reuse.scl.length === n && reuse.planes.length === n * sources.bands.length;
-  // Planes on shared memory: the chip's encoder worker reads them in place (`encodeChipFile`).
-  const stack: ChipStack = fits ? { grid, planes: reuse.planes, scl: reuse.scl } : { grid, planes: new Float32Array(new SharedArrayBuffer(n * sources.bands.length * 4)), scl: new Float32Array(n) };
+  // Planes on shared memory: the worker threads filter and encode the chip reading them in place.
+  const stack: ChipStack = fits ? { grid, planes: reuse.planes, scl: reuse.scl } : { grid, planes: new Float32Array(new SharedArrayBuffer(n * sources.bands.length * 4)), scl: new Float32Array(new SharedArrayBuffer(n * 4)) };
   const fields = new FieldCache(grid, fieldPool);
   try {
     await Promise.all([

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { ClayError, errorMessage, isClayError } from '../../core/errors.ts';
 import { WorkerPool } from '../../core/worker-pool.ts';
+import type { ChipQuality, QualityInput } from '../chip/quality.ts';
 import type { Raster } from '../read/raster.ts';
 import type { SampleLayout } from '../read/tile-decode.ts';
 import { checkImage, type TiffImage } from '../write/tiff-raster.ts';
@@ -13,11 +14,13 @@ import type { TiffOptions } from '../write/tiff-writer.ts';
 
 export type WorkerRequest =
   | { op: 'inflate'; bytes: Uint8Array; expected: number; layout: SampleLayout; width: number; rows: number }
-  | { op: 'encode'; img: TiffImage; options: TiffOptions };
+  | { op: 'encode'; img: TiffImage; options: TiffOptions }
+  | { op: 'assess'; input: QualityInput };
 
 export type WorkerReply =
   | { op: 'inflate'; raster: Raster }
-  | { op: 'encode'; file: Uint8Array; sha256: string };
+  | { op: 'encode'; file: Uint8Array; sha256: string }
+  | { op: 'assess'; quality: ChipQuality };
 
 /** An encoded file: one buffer, and its sha256 (hex). */
 export interface EncodedFile {
@@ -60,4 +63,18 @@ export async function encodeTiffShared(img: TiffImage, options: TiffOptions, { s
   if (out.op !== 'encode') throw new ClayError('INTERNAL', 'pipeline worker: an encode got another reply');
   signal?.throwIfAborted();
   return { file: out.file, sha256: out.sha256 };
+}
+
+/**
+ * Clay v0's chip filter (`assessChip`) on a worker thread, reading the planes in place: each must live on a
+ * SharedArrayBuffer (BAD_ARGUMENT otherwise) and must not change until the promise settles.
+ */
+export async function assessChipShared(input: QualityInput): Promise<ChipQuality> {
+  for (const [name, a] of Object.entries(input)) {
+    if (!((a as Float32Array).buffer instanceof SharedArrayBuffer)) throw new ClayError('BAD_ARGUMENT', `assessChipShared: the ${name} plane is not on a SharedArrayBuffer`);
+  }
+  // Costs in bytes read, as the other requests: five planes of four bytes a pixel.
+  const out = await workers().run({ op: 'assess', input }, [], input.b02.length * 20);
+  if (out.op !== 'assess') throw new ClayError('INTERNAL', 'pipeline worker: an assess got another reply');
+  return out.quality;
 }

@@ -4,11 +4,13 @@
  * - `inflate`: one DEFLATE source tile to its band of pixels (zlib, then `samplesToRaster`: byte order,
  *   predictor, the band out of interleaved pixels), replied as a raster whose buffer is transferred;
  * - `encode`: a whole image (read in place from shared memory) to a TIFF file with `encodeTiff`, hashed,
- *   replied as one transferred buffer and its sha256.
+ *   replied as one transferred buffer and its sha256;
+ * - `assess`: Clay v0's chip filter on a chip's planes, read in place from shared memory.
  */
 import { createHash } from 'node:crypto';
 import { loadZstd } from '../../core/zstd.ts';
 import { serveRequests } from '../../core/worker-pool.ts';
+import { assessChip } from '../chip/quality.ts';
 import { inflateNativeSync } from '../read/inflate.ts';
 import type { Raster } from '../read/raster.ts';
 import { samplesToRaster } from '../read/tile-decode.ts';
@@ -24,6 +26,7 @@ serveRequests((m: WorkerRequest): { out: WorkerReply; transfer: ArrayBuffer[] } 
     const raster = { ...r, data } as Raster;
     return { out: { op: 'inflate', raster }, transfer: [data.buffer as ArrayBuffer] };
   }
+  if (m.op === 'assess') return { out: { op: 'assess', quality: assessChip(m.input) }, transfer: [] };
   const chunks = encodeTiff(m.img, m.options);
   const file = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
   const hash = createHash('sha256');
