@@ -1,17 +1,19 @@
 /**
  * ZSTD for GeoTIFF blocks (TIFF Compression 50000, as GDAL and libtiff write and read it), through zstd's
- * C library, in one of two builds:
+ * C library in two builds:
  * - `native`: `@toondepauw/node-zstd`, a Node-API addon whose prebuilt binary comes from the npm registry as
- *   a per-platform package (an optional dependency: no install step, no compiler). About 1.7x the speed of
- *   the WebAssembly build at level 1 on noisy float32 strips, and no WebAssembly heap per thread.
- * - `wasm`: `@bokuweb/zstd-wasm`, the same library built to WebAssembly, for platforms without a prebuilt
- *   binary.
- * `loadZstd()` picks one per thread (`native` when it loads; `CLAY_ZSTD=native|wasm` forces one, and a forced
- * `native` that does not load is an error). After that compression and decompression are synchronous.
- * Both write valid zstd frames that every reader decodes to the same bytes; the frames differ only in their
- * header (the WebAssembly build records the content size, the addon does not). `zstdCompress` spreads
- * blocks over a pool of worker threads (`zstd-worker.ts`), so encoding uses every core and leaves this
- * thread to stack the next chip.
+ *   a per-platform package (an optional dependency: no install step, no compiler). It compresses at about
+ *   1.7x the speed of the WebAssembly build at level 1 on noisy float32 strips.
+ * - `wasm`: `@bokuweb/zstd-wasm`, the same library built to WebAssembly: it compresses where the addon has
+ *   no binary, and it always decompresses. The addon's decoder streams, and streaming, zstd does not notice
+ *   most damage to a frame without a checksum (neither build writes one, nor does GDAL): of 27,000 frames
+ *   with 50 bytes garbled it raised an error for 51, the one-shot WebAssembly decoder for 24,800.
+ * `loadZstd()` loads them per thread (the compressor: `native` when it loads; `CLAY_ZSTD=native|wasm` forces
+ * one, and a forced `native` that does not load is an error). After that compression and decompression are
+ * synchronous. Both compressors write valid zstd frames that decode to the same bytes; the frames differ in
+ * their header (the WebAssembly build records the content size, the addon does not). `zstdCompress`
+ * spreads blocks over a pool of worker threads (`zstd-worker.ts`), so encoding uses every core and leaves
+ * this thread to stack the next chip.
  */
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
@@ -28,42 +30,20 @@ export type ZstdBackendName = 'native' | 'wasm';
 interface ZstdBackend {
   name: ZstdBackendName;
   compress(raw: Uint8Array, level: number): Uint8Array;
-  decompress(bytes: Uint8Array, expected: number): Uint8Array;
 }
 
 /** The part of `@toondepauw/node-zstd` used here. */
 interface NativeZstd {
   Encoder: new (level: number) => { encodeSync(data: Buffer): Buffer };
-  Decoder: new () => { decodeSync(data: Buffer): Buffer };
 }
 
 const asBuffer = (a: Uint8Array): Buffer => (Buffer.isBuffer(a) ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength));
 /** A plain Uint8Array over a Buffer's bytes: `Buffer#slice` is a view, not the copy callers expect of `slice`. */
 const plainView = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
-/**
- * The content size a frame's header declares, when it declares one (RFC 8878, 3.1.1.1): checked before the
- * addon decodes, which grows its output to whatever the frame holds.
- */
-export function zstdFrameContentSize(frame: Uint8Array): number | undefined {
-  if (frame.length < 6 || frame[0] !== 0x28 || frame[1] !== 0xb5 || frame[2] !== 0x2f || frame[3] !== 0xfd) return undefined;
-  const fhd = frame[4]!;
-  const fcsFlag = fhd >> 6;
-  const single = (fhd >> 5) & 1;
-  const dictBytes = [0, 1, 2, 4][fhd & 3]!;
-  const fcsBytes = fcsFlag === 0 ? single : [1, 2, 4, 8][fcsFlag]!;
-  if (fcsBytes === 0) return undefined;
-  const at = 5 + (single ? 0 : 1) + dictBytes;
-  if (frame.length < at + fcsBytes) return undefined;
-  let v = 0;
-  for (let k = fcsBytes - 1; k >= 0; k--) v = v * 256 + frame[at + k]!;
-  return fcsBytes === 2 ? v + 256 : v;
-}
-
 function nativeBackend(): ZstdBackend {
   const mod = createRequire(import.meta.url)('@toondepauw/node-zstd') as NativeZstd;
   const encoders = new Map<number, { encodeSync(data: Buffer): Buffer }>();
-  const decoder = new mod.Decoder();
   return {
     name: 'native',
     compress(raw, level) {
@@ -71,25 +51,16 @@ function nativeBackend(): ZstdBackend {
       if (e === undefined) encoders.set(level, (e = new mod.Encoder(level)));
       return plainView(e.encodeSync(asBuffer(raw)));
     },
-    decompress(bytes, expected) {
-      const declared = zstdFrameContentSize(bytes);
-      if (declared !== undefined && declared !== expected) throw new RangeError(`zstd block declares ${declared} bytes, expected ${expected}`);
-      return plainView(decoder.decodeSync(asBuffer(bytes)));
-    },
   };
 }
 
-const wasmBackend: ZstdBackend = {
-  name: 'wasm',
-  compress: (raw, level) => compress(raw, level),
-  decompress: (bytes, expected) => decompress(bytes, { defaultHeapSize: Math.max(expected, 1024) }),
-};
+const wasmBackend: ZstdBackend = { name: 'wasm', compress: (raw, level) => compress(raw, level) };
 
 let ready: Promise<void> | undefined;
 let backend: ZstdBackend | undefined;
 
-/** The build `loadZstd` chooses in this thread: `CLAY_ZSTD` if set, else `native` when its addon loads. */
-async function chooseBackend(): Promise<ZstdBackend> {
+/** The compressor `loadZstd` chooses in this thread: `CLAY_ZSTD` if set, else `native` when its addon loads. */
+function chooseBackend(): ZstdBackend {
   const want = process.env.CLAY_ZSTD;
   if (want !== undefined && want !== '' && want !== 'native' && want !== 'wasm') {
     throw new ClayError('BAD_ARGUMENT', `CLAY_ZSTD=${want}: expected native or wasm`, { input: 'CLAY_ZSTD' });
@@ -101,19 +72,22 @@ async function chooseBackend(): Promise<ZstdBackend> {
       if (want === 'native') throw new ClayError('BAD_ARGUMENT', `CLAY_ZSTD=native: the zstd addon (@toondepauw/node-zstd) does not load here: ${errorMessage(err)}`, { input: 'CLAY_ZSTD', cause: err });
     }
   }
-  await init();
   return wasmBackend;
 }
 
-/** Loads zstd in this thread (once): the native addon, or the WebAssembly build where it does not load. */
+/**
+ * Loads zstd in this thread (once): the WebAssembly build (the decoder, and the compressor where the
+ * addon does not load) and the native addon's compressor.
+ */
 export function loadZstd(): Promise<void> {
-  ready ??= chooseBackend().then((b) => {
+  ready ??= Promise.resolve().then(chooseBackend).then(async (b) => {
+    await init();
     backend = b;
   });
   return ready;
 }
 
-/** The build in use in this thread (after `loadZstd`). */
+/** The compressor in use in this thread (after `loadZstd`). */
 export function zstdBackend(): ZstdBackendName {
   return loaded().name;
 }
@@ -128,9 +102,10 @@ export function zstdCompressSync(raw: Uint8Array, level: number): Uint8Array {
   return loaded().compress(raw, level);
 }
 
-/** One block decompressed in this thread (after `loadZstd`); `expected` bytes, else RangeError. */
+/** One block decompressed in this thread (after `loadZstd`, by the WebAssembly build); `expected` bytes, else RangeError. */
 export function zstdDecompressSync(bytes: Uint8Array, expected: number): Uint8Array {
-  const out = loaded().decompress(bytes, expected);
+  loaded();
+  const out = decompress(bytes, { defaultHeapSize: Math.max(expected, 1024) });
   if (out.length !== expected) throw new RangeError(`zstd block holds ${out.length} bytes, expected ${expected}`);
   return out;
 }
