@@ -28,7 +28,12 @@ function undoFloatingPoint(bytes: Uint8Array, size: number, values: number, rows
   const copy = new Uint8Array(rowBytes);
   for (let r = 0; r < rows; r++) {
     const row = bytes.subarray(r * rowBytes, (r + 1) * rowBytes);
-    for (let i = samples; i < rowBytes; i++) row[i] = (row[i]! + row[i - samples]!) & 0xff;
+    if (samples === 1) {
+      let acc = row[0]!;
+      for (let i = 1; i < rowBytes; i++) row[i] = acc = (acc + row[i]!) & 0xff;
+    } else {
+      for (let i = samples; i < rowBytes; i++) row[i] = (row[i]! + row[i - samples]!) & 0xff;
+    }
     copy.set(row);
     for (let i = 0; i < values; i++) {
       for (let b = 0; b < size; b++) row[i * size + b] = copy[(size - b - 1) * values + i]!;
@@ -49,6 +54,15 @@ function undoHorizontal(bytes: Uint8Array, size: number, values: number, rows: n
   const n = values * rows;
   if (size === 2) {
     const v = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    if (stride === 1) {
+      // One band (every COG the pipeline reads): a running sum, one load a sample instead of two.
+      for (let r = 0; r < rows; r++) {
+        const o = r * values;
+        let acc = v[o]!;
+        for (let i = o + 1, end = o + values; i < end; i++) v[i] = acc = (acc + v[i]!) & 0xffff;
+      }
+      return;
+    }
     for (let r = 0; r < rows; r++) {
       const o = r * values;
       for (let i = stride; i < values; i++) v[o + i] = (v[o + i]! + v[o + i - stride]!) & 0xffff;
@@ -57,6 +71,14 @@ function undoHorizontal(bytes: Uint8Array, size: number, values: number, rows: n
   }
   if (size === 4) {
     const v = new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+    if (stride === 1) {
+      for (let r = 0; r < rows; r++) {
+        const o = r * values;
+        let acc = v[o]!;
+        for (let i = o + 1, end = o + values; i < end; i++) v[i] = acc = (acc + v[i]!) >>> 0;
+      }
+      return;
+    }
     for (let r = 0; r < rows; r++) {
       const o = r * values;
       for (let i = stride; i < values; i++) v[o + i] = (v[o + i]! + v[o + i - stride]!) >>> 0;
