@@ -260,7 +260,7 @@ export function registerRun(program: Command, globals: () => GlobalOptions, setE
     .option('--resampling <method>', "'nearest' (Clay v0's) or 'bilinear' (SCL stays nearest)")
     .option('--harmonize', 'remove the +1000 reflectance offset of processing baseline >= 04.00')
     .option('--inflight <n>', 'chips in flight per unit', (v) => parseInteger(v, '--inflight', 1, 16))
-    .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 64)', (v) => parseInteger(v, '--cache-mb', 0))
+    .option('--cache-mb <n>', 'decoded-tile cache in MiB (default 32)', (v) => parseInteger(v, '--cache-mb', 0))
     .option('--source-cache-mb <n>', 'cache of compressed source bytes (tiles, headers) in MiB, so no range is read twice (default 64)', (v) => parseInteger(v, '--source-cache-mb', 0))
     .option('--previews', 'an RGB PNG quicklook beside each kept chip (B04 B03 B02, reflectance 0..3000)')
     .option('--stac', 'a STAC item beside each kept chip and collection.json at the root (the chips of this run)')
