@@ -41,7 +41,7 @@ export { Cog, type CogOptions, type CachedTile, type TileDecoder } from './pipel
 export { TileCache, type TileCacheStats } from './pipeline/read/tile-cache.ts';
 export { newReadStats, type ReadStats, type BlobAccess } from './pipeline/read/range-reader.ts';
 export { coalesceRanges, type ByteRange, type RangeGroup, type CoalesceOptions } from './pipeline/read/ranges.ts';
-export type { DType, Raster } from './pipeline/read/raster.ts';
+export type { DType, Raster, TileSet } from './pipeline/read/raster.ts';
 export { pointTransform, projDefinition, isSupportedEpsg, type PointTransform } from './pipeline/warp/proj.ts';
 export { coordField, type CoordField, type CoordFieldOptions } from './pipeline/warp/transformer.ts';
 export { warpInto, warpMosaic, mosaicOrder, FieldCache, type Resampling, type RasterSource, type WarpOptions, type WarpResult } from './pipeline/warp/warp.ts';
