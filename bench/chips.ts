@@ -7,7 +7,7 @@
  * -srcwin ... -co COMPRESS=DEFLATE` per kept chip (Clay v0's file layout: 512 x 1 strips, no predictor).
  * Prints the ratios (time, CPU, output size) and compares every pixel of the two sets of chips.
  *
- *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb 64] [--source-cache-mb 64] [--compat] [--no-gdal] [--noisy] [--repeat 1] [--v0 DIR | --no-v0] [--v0-python python3]
+ *   node --import tsx bench/chips.ts [--index 0] [--level 6] [--rows-per-strip 16] [--inflight 2] [--cache-mb N] [--source-cache-mb N] [--compat] [--no-gdal] [--noisy] [--repeat 1] [--v0 DIR | --no-v0] [--v0-python python3]
  *
  * `--noisy`: the same design with per-pixel sensor noise on every band (S2 noise, S1 speckle, DEM roughness),
  * generated once into .bench/noisy-universe (about 600 MB): pixels that compress like real ones.
@@ -49,8 +49,8 @@ const encoding = {
   ...(process.argv.includes('--rows-per-strip') ? { rowsPerStrip: Number(arg('rows-per-strip', '16')) } : {}),
 };
 const inflight = Number(arg('inflight', '2'));
-const cacheMb = Number(arg('cache-mb', '64'));
-const sourceCacheMb = Number(arg('source-cache-mb', '64'));
+// The caches as `clay run` sizes them unless given (so the bench runs the job its users run).
+const cacheArgs = ['cache-mb', 'source-cache-mb'].flatMap((name) => (process.argv.includes(`--${name}`) ? [`--${name}`, String(Number(arg(name, '0')))] : []));
 const mb = (b: number): string => (b / 1e6).toFixed(1);
 
 const out = await mkdtemp(join(tmpdir(), 'bench-chips-'));
@@ -226,7 +226,7 @@ async function indexWriteFigures(dir: string, manifests: readonly UnitManifest[]
 async function runOurs(dir: string): Promise<OurRun> {
   // The job runs as the CLI in its own process (what users run), so its CPU and peak RSS are its own,
   // not the loopback server's; `npm run build` first (dist/ is what `npm ci` builds).
-  const cliArgs = ['run', '--stac-api', pc.stacApi, '--sas-api', pc.sasApi, '--sample', join(universeDir, 'mgrs_sample.fgb'), '--index', String(index), '--out', dir, '--inflight', String(inflight), '--cache-mb', String(cacheMb), '--source-cache-mb', String(sourceCacheMb), ...(compat ? ['--compat', 'clay-v0'] : []), ...Object.entries(encoding).flatMap(([k, v]) => [k === 'level' ? '--level' : '--rows-per-strip', String(v)])];
+  const cliArgs = ['run', '--stac-api', pc.stacApi, '--sas-api', pc.sasApi, '--sample', join(universeDir, 'mgrs_sample.fgb'), '--index', String(index), '--out', dir, '--inflight', String(inflight), ...cacheArgs, ...(compat ? ['--compat', 'clay-v0'] : []), ...Object.entries(encoding).flatMap(([k, v]) => [k === 'level' ? '--level' : '--rows-per-strip', String(v)])];
   const from = pc.requests.length;
   const job = await timedProcess(process.execPath, [fileURLToPath(new URL('../dist/cli/run.js', import.meta.url)), ...cliArgs]);
   const summary = JSON.parse(job.stdout.trim().split('\n').pop()!) as RunSummary;
