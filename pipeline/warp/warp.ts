@@ -40,7 +40,7 @@ export interface WarpOptions {
   /**
    * Every pixel of `out` holds this value (nothing is warped onto it yet): the first source of a mosaic.
    * Same-CRS nearest warps then copy rows outright where that gives the same pixels (the source's nodata is
-   * this value, or both are NaN), and repeat a row instead of sampling it again when the next target row
+   * this value and its samples are integers, or both are NaN), and repeat a row instead of sampling it again when the next target row
    * falls in the same source row (a coarser band upsampled).
    */
   blank?: number;
@@ -275,7 +275,7 @@ function nearestSeparable(out: Float32Array, cols: Int32Array, rows: Int32Array,
 /**
  * `nearestSeparable` over a source's tiles in place: the target columns are cut into runs that fall in one
  * tile column, and each (target row, run) reads the one tile it falls in. Same pixels as sampling a window
- * copied out of the tiles (a sparse tile is nodata there, and is skipped here).
+ * copied out of the tiles: a sparse tile reads as the nodata value in the tiles' dtype in both.
  */
 function nearestSeparableTiles(out: Float32Array, cols: Int32Array, rows: Int32Array, t: TileSet, nodata: number, blank: number | undefined): number {
   const width = cols.length;
