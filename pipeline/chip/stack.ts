@@ -12,7 +12,7 @@ import type { PlannedDate } from '../plan/plan-types.ts';
 import { Cog, type CachedTile, type TileDecoder } from '../read/cog.ts';
 import type { ReadStats } from '../read/range-reader.ts';
 import type { TileCache } from '../read/tile-cache.ts';
-import { FieldCache, Float64Pool, warpInto, type RasterSource, type Resampling } from '../warp/warp.ts';
+import { FieldCache, Float64Pool, mosaicInto, type RasterSource, type Resampling } from '../warp/warp.ts';
 import { BOA_OFFSET, CHIP_BANDS, SCL_BAND, type BandSpec } from './bands.ts';
 
 /** PC's Sentinel-1 RTC nodata (`raster:bands[0].nodata`), used when a file does not declare one. */
@@ -107,14 +107,8 @@ export function plane(stack: ChipStack, i: number): Float32Array {
 }
 
 async function warpBand(out: Float32Array, grid: Grid, b: BandSources, fields: FieldCache, options: StackOptions): Promise<void> {
-  out.fill(b.band.fill);
   const resampling = b.band.categorical ? 'nearest' : (options.resampling ?? 'nearest');
-  let blank: number | undefined = b.band.fill;
-  for (const source of b.sources) {
-    const r = await warpInto(out, grid, source, { resampling, fields, ...(blank !== undefined ? { blank } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-    // Still blank after a source that wrote nothing.
-    if (r.written > 0) blank = undefined;
-  }
+  await mosaicInto(out, grid, b.sources, { resampling, fields, fill: b.band.fill, ...(options.signal ? { signal: options.signal } : {}) });
 }
 
 /** Buffers of a stack, to reuse: `planes` of 13 x pixels and `scl` of pixels. */

@@ -161,8 +161,7 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
   const nodata = options.nodata === undefined ? source.nodata : options.nodata ?? undefined;
   const read = async (win: Window): Promise<Sample> => {
     const raster = await source.readWindow(win, { ...(options.signal ? { signal: options.signal } : {}), fill: nodata ?? Number.NaN });
-    const integer = raster.dtype !== 'float32' && raster.dtype !== 'float64';
-    return { data: raster.data, integer, win, srcW: source.grid.width, srcH: source.grid.height, nodata: nodata ?? Number.NaN };
+    return { data: raster.data, win, srcW: source.grid.width, srcH: source.grid.height, nodata: nodata ?? Number.NaN };
   };
   // Same CRS, no rotation, nearest: source column depends on the target column only, row on the row.
   if (resampling === 'nearest' && source.grid.epsg === target.epsg && tt[2] === 0 && tt[4] === 0 && st[2] === 0 && st[4] === 0) {
@@ -173,12 +172,10 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
     for (let r = 0; r < target.height; r++) rows[r] = pixelIndex(inv[3] + (tt[3] + (r + 0.5) * tt[5]) * inv[5], source.grid.height);
     const win = spanWindow(cols, rows);
     if (!win) return { written: 0, sourceWindow: undefined };
-    if (source.readTiles) {
-      // Sampled from the tiles in place: no window is copied out of them first.
-      const tiles = await source.readTiles(win, options.signal ? { signal: options.signal } : {});
-      return { written: nearestSeparableTiles(out, cols, rows, tiles, nodata ?? Number.NaN, options.blank), sourceWindow: win };
-    }
-    return { written: nearestSeparable(out, cols, rows, await read(win), options.blank), sourceWindow: win };
+    // Sampled from the tiles in place where the source lends them: no window is copied out of them first.
+    const signal = options.signal ? { signal: options.signal } : {};
+    const tiles = source.readTiles ? await source.readTiles(win, signal) : windowTiles(win, await source.readWindow(win, { ...signal, fill: nodata ?? Number.NaN }));
+    return { written: nearestSeparable(out, cols, rows, tiles, nodata ?? Number.NaN, options.blank), sourceWindow: win };
   }
   const fields = options.fields ?? new FieldCache(target);
   const pixels = fields.sourcePixels(source.grid, options.maxErrorPx ?? 0.125);
@@ -193,6 +190,11 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
   const sample = await read(win);
   const written = resampling === 'nearest' ? nearest(out, pixels, sample) : bilinear(out, pixels, sample);
   return { written, sourceWindow: win };
+}
+
+/** A window read as a tile set of one tile. */
+function windowTiles(win: Window, raster: Raster): TileSet {
+  return { dtype: raster.dtype, col0: win.col, row0: win.row, across: 1, down: 1, tileWidth: win.width, tileHeight: win.height, rasters: [raster] };
 }
 
 /** The source pixel index of continuous coordinate `p` (GDAL's floor(p + 1e-10)), or -1 outside [0, size). */
@@ -211,73 +213,14 @@ function spanWindow(cols: Int32Array, rows: Int32Array): Window | undefined {
   return { col: c0, row: r0, width: c1 - c0 + 1, height: r1 - r0 + 1 };
 }
 
-function nearestSeparable(out: Float32Array, cols: Int32Array, rows: Int32Array, s: Sample, blank: number | undefined): number {
-  const { data, win, nodata } = s;
-  const width = cols.length;
-  const local = new Int32Array(width);
-  // The valid columns, and whether they are one run of consecutive source columns (same resolution).
-  let first = -1, last = -1, unit = true;
-  for (let c = 0; c < width; c++) {
-    local[c] = cols[c]! < 0 ? -1 : cols[c]! - win.col;
-    if (local[c]! < 0) continue;
-    if (first < 0) first = c;
-    else if (local[c] !== local[last]! + 1 || c !== last + 1) unit = false;
-    last = c;
-  }
-  if (first < 0) return 0;
-  const fresh = blank !== undefined;
-  // Copying every value gives the same pixels as skipping nodata when a skipped value equals the blank.
-  const copy = fresh && (Number.isNaN(blank) ? Number.isNaN(nodata) : blank === nodata && s.integer);
-  const span = last - first + 1;
-  let written = 0;
-  let prevRow = -1, prevOut = 0, prevWritten = 0;
-  for (let r = 0; r < rows.length; r++) {
-    const sr = rows[r]!;
-    if (sr < 0) continue;
-    const o = r * width;
-    if (fresh && sr === prevRow) {
-      // The same source row onto a row that was blank too: the same pixels as the row above.
-      out.copyWithin(o + first, prevOut + first, prevOut + last + 1);
-      written += prevWritten;
-      continue;
-    }
-    const base = (sr - win.row) * win.width;
-    let n = 0;
-    if (copy && unit) {
-      const at = base + local[first]!;
-      out.set(data.subarray(at, at + span), o + first);
-      n = span;
-    } else if (copy) {
-      for (let c = first; c <= last; c++) {
-        const lc = local[c]!;
-        if (lc < 0) continue;
-        out[o + c] = data[base + lc]!;
-        n++;
-      }
-    } else {
-      for (let c = first; c <= last; c++) {
-        const lc = local[c]!;
-        if (lc < 0) continue;
-        const v = data[base + lc]!;
-        if (v === nodata || v !== v) continue;
-        out[o + c] = v;
-        n++;
-      }
-    }
-    written += n;
-    prevRow = sr;
-    prevOut = o;
-    prevWritten = n;
-  }
-  return written;
-}
-
 /**
- * `nearestSeparable` over a source's tiles in place: the target columns are cut into runs that fall in one
- * tile column, and each (target row, run) reads the one tile it falls in. Same pixels as sampling a window
- * copied out of the tiles: a sparse tile reads as the nodata value in the tiles' dtype in both.
+ * Same-CRS nearest sampling, the source column depending on the target column only and the row on the
+ * row (`cols`, `rows`: source indices, -1 outside), from the source's tiles in place (a window read is one
+ * tile): the target columns are cut into runs that fall in one tile column, and each (target row, run)
+ * reads the one tile it falls in. A sparse tile reads as the nodata value in the tiles' dtype, as a window
+ * copied out of the tiles holds it.
  */
-function nearestSeparableTiles(out: Float32Array, cols: Int32Array, rows: Int32Array, t: TileSet, nodata: number, blank: number | undefined): number {
+function nearestSeparable(out: Float32Array, cols: Int32Array, rows: Int32Array, t: TileSet, nodata: number, blank: number | undefined): number {
   const width = cols.length;
   const { tileWidth: tw, tileHeight: th } = t;
   // Runs of valid target columns [start, end) in one tile column, with the source columns tile-local.
@@ -359,16 +302,24 @@ function nearestSeparableTiles(out: Float32Array, cols: Int32Array, rows: Int32A
  */
 export async function warpMosaic(target: Grid, sources: readonly RasterSource[], options: WarpOptions & { fill?: number } = {}): Promise<Float32Array> {
   const out = new Float32Array(target.width * target.height);
-  const fill = options.fill ?? Number.NaN;
-  if (fill !== 0) out.fill(fill);
-  const fields = options.fields ?? new FieldCache(target);
+  await mosaicInto(out, target, sources, options);
+  return out;
+}
+
+/**
+ * As `warpMosaic`, into `out` (target width x height, every value overwritten): filled with `fill`
+ * (default NaN), then each source warped on top, the first ones onto a target still blank.
+ */
+export async function mosaicInto(out: Float32Array, target: Grid, sources: readonly RasterSource[], options: WarpOptions & { fill?: number } = {}): Promise<void> {
+  const { fill = Number.NaN, ...warp } = options;
+  out.fill(fill);
+  const fields = warp.fields ?? new FieldCache(target);
   let blank: number | undefined = fill;
   for (const source of sources) {
-    const r = await warpInto(out, target, source, { ...options, fields, ...(blank !== undefined ? { blank } : {}) });
+    const r = await warpInto(out, target, source, { ...warp, fields, ...(blank !== undefined ? { blank } : {}) });
     // Still blank after a source that wrote nothing.
     if (r.written > 0) blank = undefined;
   }
-  return out;
 }
 
 /** Items ordered for a mosaic: datetime ascending (stable), so the latest valid pixel ends on top. */
@@ -392,8 +343,6 @@ interface SourcePixels {
 
 interface Sample {
   data: AnyTypedArray;
-  /** An integer dtype (so no NaN among the values). */
-  integer: boolean;
   win: Window;
   srcW: number;
   srcH: number;
