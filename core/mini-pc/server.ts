@@ -58,6 +58,12 @@ export interface MiniPc {
   faults: FaultInjector;
   /** Sets the lifetime of the SAS tokens issued from now on (seconds). */
   setTokenTtl(seconds: number): void;
+  /**
+   * While on, the first signed blob request of each container (counted from the call) is answered only
+   * once its token has expired by the server's clock, so every container's reads outlive a token whatever
+   * the job's speed. Off by default.
+   */
+  holdFirstBlobUntilExpiry(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -73,6 +79,8 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
   let items: UniverseItem[] = [];
   let collections: Record<string, unknown>[] = [];
   const state = { origin: '' };
+  /** Containers whose first blob request was held, while holding is on (undefined: off). */
+  let held: Set<string> | undefined;
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -197,6 +205,11 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
     if (options.requireToken ?? true) {
       const check = sas.verify(account, container, url.searchParams);
       if (!check.ok) return xml(403, 'AuthenticationFailed', `Server failed to authenticate the request (${check.reason}).`);
+      const expiry = Date.parse(url.searchParams.get('se') ?? '');
+      if (held && !held.has(`${account}/${container}`) && Number.isFinite(expiry)) {
+        held.add(`${account}/${container}`);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiry - now()) + 50));
+      }
     }
     const data = await readBlob(parts.join('/'));
     if (!data) return xml(404, 'BlobNotFound', 'The specified blob does not exist.');
@@ -257,6 +270,9 @@ export async function startMiniPc(options: MiniPcOptions): Promise<MiniPc> {
     faults,
     setTokenTtl: (seconds) => {
       sas.ttlSeconds = seconds;
+    },
+    holdFirstBlobUntilExpiry: (on) => {
+      held = on ? new Set() : undefined;
     },
     close: () => new Promise<void>((resolve, reject) => {
       server.closeAllConnections();

@@ -4,7 +4,10 @@
  * (about 650 blob ranges over several seconds) then needs many tokens per collection: the signer refreshes
  * them before they expire (halfway through their life), and, when the server's clock runs 3 s ahead of the
  * job's so that tokens die before `msft:expiry` says, re-signs once after each 403. Both runs succeed with
- * exactly the files of a run with hour-long tokens. Each test prints its figures as one JSON line.
+ * exactly the files of a run with hour-long tokens. So that this holds however fast the job is (a fast job
+ * can read a whole collection inside one token's life), the server holds the first blob request of each
+ * container until its token has expired: every collection's later reads need a new token. Each test prints
+ * its figures as one JSON line.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,6 +59,7 @@ after(async () => {
 /** Runs row 0 with short tokens and `skew`; checks the output and prints the figures. */
 async function expiringRun(name: string, skew: number): Promise<{ summary: RunSummary; forbidden: number }> {
   pc.setTokenTtl(TTL_S);
+  pc.holdFirstBlobUntilExpiry(true);
   skewMs = skew;
   const from = pc.requests.length;
   let run: Awaited<ReturnType<typeof runRow0>>;
@@ -63,6 +67,7 @@ async function expiringRun(name: string, skew: number): Promise<{ summary: RunSu
     run = await runRow0(join(dir, name));
   } finally {
     pc.setTokenTtl(3600);
+    pc.holdFirstBlobUntilExpiry(false);
     skewMs = 0;
   }
   const served = pc.requests.slice(from);
