@@ -141,7 +141,8 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
       signal.throwIfAborted();
       const t0 = performance.now();
       const chipGrid = subGrid(grid, window);
-      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, signal }, free.pop(), buffers.fields);
+      // The filter's planes first: a rejected chip reads none of the other bands.
+      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, part: 'filter', signal }, free.pop(), buffers.fields);
       try {
         return await finish(chip, window, chipGrid, stack, t0);
       } finally {
@@ -153,6 +154,7 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
       // The filter runs on a worker thread when the planes are shared (as `stackChip` makes them).
       const shared = stack.planes.buffer instanceof SharedArrayBuffer && stack.scl.buffer instanceof SharedArrayBuffer;
       const q = shared ? await assessChipShared(input) : assessChip(input);
+      if (q.kept) await stackChip(sources, chipGrid, { resampling: options.resampling, part: 'rest', signal }, stack, buffers.fields);
       const t1 = performance.now();
       times.stackMs += t1 - t0;
       const record: ChipRecord = { chip, window, ...footprintOf(grid, window), ...q };

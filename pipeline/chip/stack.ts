@@ -51,7 +51,7 @@ function withNodata(cog: Cog, nodata: number | undefined): RasterSource {
 }
 
 /** Opens every COG of a planned date (headers only; pixels are read per chip). */
-export async function openChipSources(date: PlannedDate, access: SourceAccess): Promise<ChipSources> {
+export async function openChipSources(date: Pick<PlannedDate, 's2' | 's1' | 'dem'>, access: SourceAccess): Promise<ChipSources> {
   const open = (href: string, collection: string): Promise<Cog> =>
     Cog.open(href, {
       http: access.http,
@@ -90,8 +90,20 @@ export interface StackOptions {
   resampling?: Resampling;
   /** Remove the +1000 offset of processing baseline >= 04.00 (values below 1000 become 0). */
   harmonize?: boolean;
+  /**
+   * Which planes to make: `all` (default), `filter` (SCL and the bands the chip filter reads: B02, vh, vv,
+   * dem) or `rest` (the other chip bands, into a stack whose `filter` planes are made). A chip the filter
+   * rejects then costs no reads of the rest.
+   */
+  part?: StackPart;
   signal?: AbortSignal;
 }
+
+/** A part of a stack: see `StackOptions.part`. */
+export type StackPart = 'all' | 'filter' | 'rest';
+
+/** The chip bands Clay v0's filter reads (besides SCL). */
+export const FILTER_BANDS: readonly string[] = ['B02', 'vh', 'vv', 'dem'];
 
 /** One stacked chip: the 13 bands band-sequential in `planes`, and SCL. */
 export interface ChipStack {
@@ -130,19 +142,22 @@ export function newChipBuffers(): ChipBuffers {
 }
 
 /**
- * Reads and warps the 13 bands and SCL of the chip on `grid` (a window of the planned grid), into
- * `reuse` when given (its sizes must match; every value is overwritten).
+ * Reads and warps the 13 bands and SCL of the chip on `grid` (a window of the planned grid), or the part of
+ * them `options.part` names, into `reuse` when given (its sizes must match; every value of the planes made
+ * is overwritten, the others are left as they are).
  */
 export async function stackChip(sources: ChipSources, grid: Grid, options: StackOptions = {}, reuse?: StackBuffers, fieldPool?: Float64Pool): Promise<ChipStack> {
   const n = grid.width * grid.height;
   const fits = reuse !== undefined && reuse.scl.length === n && reuse.planes.length === n * sources.bands.length;
   // Planes on shared memory: the worker threads filter and encode the chip reading them in place.
   const stack: ChipStack = fits ? { grid, planes: reuse.planes, scl: reuse.scl } : { grid, planes: new Float32Array(new SharedArrayBuffer(n * sources.bands.length * 4)), scl: new Float32Array(new SharedArrayBuffer(n * 4)) };
+  const part = options.part ?? 'all';
+  const wanted = (b: BandSources): boolean => part === 'all' || FILTER_BANDS.includes(b.band.name) === (part === 'filter');
   const fields = new FieldCache(grid, fieldPool);
   try {
     await Promise.all([
-      warpBand(stack.scl, grid, sources.scl, fields, options),
-      ...sources.bands.map((b, i) => warpBand(plane(stack, i), grid, b, fields, options)),
+      ...(part === 'rest' ? [] : [warpBand(stack.scl, grid, sources.scl, fields, options)]),
+      ...sources.bands.map((b, i) => (wanted(b) ? warpBand(plane(stack, i), grid, b, fields, options) : undefined)),
     ]);
   } finally {
     // Only after every band has settled: a failed band must not hand out arrays another band still reads.

@@ -26,6 +26,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadZstd } from '../../../core/zstd.ts';
 import { decodeChip } from '../../../model/data/read-chip.ts';
+import pLimit from 'p-limit';
+import { subGrid } from '../../../core/grid.ts';
+import { assessChip } from '../../../pipeline/chip/quality.ts';
+import { FILTER_BANDS, openChipSources, plane, stackChip, type SourceAccess } from '../../../pipeline/chip/stack.ts';
+import type { CachedTile } from '../../../pipeline/read/cog.ts';
+import { newReadStats } from '../../../pipeline/read/range-reader.ts';
+import { TileCache } from '../../../pipeline/read/tile-cache.ts';
 
 const exec = promisify(execFile);
 
@@ -245,4 +252,30 @@ test('--compress deflate, and zstd with the float predictor: the same pixels as 
     };
     assert.ok((await raw(join(dir, name, key))).equals(await raw(join(dir, 'out', key))), `GDAL reads ${name} and ZSTD the same`);
   }
+});
+
+test('a chip is stacked in two parts: the filter\'s planes (SCL, B02, vh, vv, dem) read none of the other bands; the rest completes the stack, bit for bit as one pass', async () => {
+  const m = manifests.find((x) => x.date === '2021-06-15')!;
+  const http = new HttpClient({ baseDelayMs: 1, maxDelayMs: 5 });
+  const access: SourceAccess = { http, signer: new PcSigner({ http, sasApi: pc.sasApi }), cache: new TileCache<CachedTile>(), limit: pLimit(8), stats: newReadStats() };
+  const sources = await openChipSources(m.plan, access);
+  const chip = m.chips.find((c) => c.chip === 2)!; // rejected: cloud
+  const grid = subGrid(m.plan.grid, { ...chip.window, width: 512, height: 512 });
+  const n = 512 * 512;
+  const fresh = (): { planes: Float32Array; scl: Float32Array } => ({ planes: new Float32Array(new SharedArrayBuffer(13 * n * 4)).fill(-7), scl: new Float32Array(new SharedArrayBuffer(n * 4)).fill(-7) });
+  const blobPaths = (from: number): string[] => pc.requests.slice(from).filter((r) => r.service === 'blob').map((r) => r.path);
+  const from = pc.requests.length;
+  const twoPart = await stackChip(sources, grid, { part: 'filter' }, fresh());
+  const filterReads = blobPaths(from);
+  assert.ok(filterReads.length > 0);
+  const rest = BANDS.filter((b) => !FILTER_BANDS.includes(b));
+  for (const b of rest) assert.ok(!filterReads.some((p) => p.includes(`_${b}_`)), `the filter part read ${b}: ${filterReads.join(' ')}`);
+  for (const [i, b] of BANDS.entries()) assert.equal(plane(twoPart, i).every((v) => v === -7), rest.includes(b), `${b}: ${rest.includes(b) ? 'left as it was' : 'made'}`);
+  assert.equal(assessChip({ b02: plane(twoPart, 0), vh: plane(twoPart, 10), vv: plane(twoPart, 11), dem: plane(twoPart, 12), scl: twoPart.scl }).cloudyPixels, chip.cloudyPixels);
+  const from2 = pc.requests.length;
+  await stackChip(sources, grid, { part: 'rest' }, twoPart);
+  assert.ok(!blobPaths(from2).some((p) => p.includes('_SCL_') || p.includes('_B02_')), 'the rest part reads no filter band again');
+  const onePass = await stackChip(sources, grid, {}, fresh());
+  const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  assert.ok(bytes(twoPart.planes).equals(bytes(onePass.planes)) && bytes(twoPart.scl).equals(bytes(onePass.scl)));
 });
