@@ -21,7 +21,7 @@ import { writeChipIndex } from '../index/chip-index.ts';
 import { assessChip, type RejectReason } from './quality.ts';
 import { assessChipShared } from '../worker/pool.ts';
 import { indexRows, UNIT_INDEX_NAME } from './unit-index.ts';
-import { harmonizeStack, newChipBuffers, openChipSources, plane, stackChip, type ChipBuffers, type ChipSources, type ChipStack, type SourceAccess } from './stack.ts';
+import { chipTileKeys, harmonizeStack, newChipBuffers, openChipSources, plane, stackChip, type ChipBuffers, type ChipSources, type ChipStack, type SourceAccess } from './stack.ts';
 import { Cog } from '../read/cog.ts';
 
 /** Options of a unit. */
@@ -137,16 +137,42 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
     // Stack buffers and coordinate fields are recycled: at most `inflight` chips' worth is ever allocated.
     const buffers = options.buffers ?? newChipBuffers();
     const free = buffers.stacks;
+    // Chip order (blocks of chips, so that a tile's uses come close together).
+    const order = blockOrder(chipWindows(date), date.chips.columns, tileSpanInChips(sources, grid, date.chips.size));
+    // Planned tile lifetimes: the tiles each chip reads (where that can be said up front) and how many
+    // chips still will. Once the last of them is done, a tile leaves the cache before any still needed.
+    const cache = options.access.cache;
+    const tilesOf = new Map<number, string[]>();
+    const uses = new Map<string, number>();
+    for (const { chip, window } of order) {
+      const keys = chipTileKeys(sources, subGrid(grid, window), options.resampling);
+      tilesOf.set(chip, keys);
+      for (const k of keys) uses.set(k, (uses.get(k) ?? 0) + 1);
+    }
+    const chipDone = (chip: number): void => {
+      for (const k of tilesOf.get(chip) ?? []) {
+        const left = (uses.get(k) ?? 1) - 1;
+        if (left > 0) uses.set(k, left);
+        else {
+          uses.delete(k);
+          cache.done(k);
+        }
+      }
+    };
     const one = async ({ chip, window }: { chip: number; window: Window }): Promise<ChipRecord> => {
       signal.throwIfAborted();
       const t0 = performance.now();
       const chipGrid = subGrid(grid, window);
-      // The filter's planes first: a rejected chip reads none of the other bands.
-      const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, part: 'filter', signal }, free.pop(), buffers.fields);
       try {
-        return await finish(chip, window, chipGrid, stack, t0);
+        // The filter's planes first: a rejected chip reads none of the other bands.
+        const stack = await stackChip(sources, chipGrid, { resampling: options.resampling, part: 'filter', signal }, free.pop(), buffers.fields);
+        try {
+          return await finish(chip, window, chipGrid, stack, t0);
+        } finally {
+          free.push({ planes: stack.planes, scl: stack.scl });
+        }
       } finally {
-        free.push({ planes: stack.planes, scl: stack.scl });
+        chipDone(chip);
       }
     };
     const finish = async (chip: number, window: Window, chipGrid: Grid, stack: ChipStack, t0: number): Promise<ChipRecord> => {
@@ -175,7 +201,6 @@ export async function chipUnit(mgrs: string, index: number, date: PlannedDate, o
       return record;
     };
     // Queued chips start with `throwIfAborted`, so after a failure they end at once.
-    const order = blockOrder(chipWindows(date), date.chips.columns, tileSpanInChips(sources, grid, date.chips.size));
     const made = await settleAll(order.map((w) => limit(() => one(w))), () => controller.abort(new ClayError('INTERNAL', 'a sibling chip failed')));
     const chips = made.sort((a, b) => a.chip - b.chip);
     const rejected: Record<RejectReason, number> = { cloud: 0, b02_nodata: 0, s1_nodata: 0, dem_nodata: 0 };

@@ -12,7 +12,7 @@ import type { PlannedDate } from '../plan/plan-types.ts';
 import { Cog, type CachedTile, type TileDecoder } from '../read/cog.ts';
 import type { ReadStats } from '../read/range-reader.ts';
 import type { TileCache } from '../read/tile-cache.ts';
-import { FieldCache, Float64Pool, mosaicInto, type RasterSource, type Resampling } from '../warp/warp.ts';
+import { FieldCache, Float64Pool, mosaicInto, sameCrsSourceWindow, type RasterSource, type Resampling } from '../warp/warp.ts';
 import { BOA_OFFSET, CHIP_BANDS, SCL_BAND, type BandSpec } from './bands.ts';
 
 /** PC's Sentinel-1 RTC nodata (`raster:bands[0].nodata`), used when a file does not declare one. */
@@ -47,7 +47,7 @@ export interface SourceAccess {
 /** A source with the nodata value to honour (the file's, or PC's documented one). */
 function withNodata(cog: Cog, nodata: number | undefined): RasterSource {
   if (nodata === undefined || cog.nodata !== undefined) return cog;
-  return { grid: cog.grid, nodata, url: cog.url, readWindow: (w, o) => cog.readWindow(w, o), readTiles: (w, o) => cog.readTiles(w, o) };
+  return { grid: cog.grid, nodata, url: cog.url, readWindow: (w, o) => cog.readWindow(w, o), readTiles: (w, o) => cog.readTiles(w, o), tileKeys: (w) => cog.tileKeys(w) };
 }
 
 /** Opens every COG of a planned date (headers only; pixels are read per chip). */
@@ -82,6 +82,24 @@ export async function openChipSources(date: Pick<PlannedDate, 's2' | 's1' | 'dem
   };
   const [scl, ...bands] = await Promise.all([SCL_BAND, ...CHIP_BANDS].map(sourcesOf));
   return { bands, scl: scl! };
+}
+
+/**
+ * The tile-cache keys of the source tiles a chip on `grid` reads, for the sources whose reads can be said
+ * without coordinate fields (in the chip's CRS: every S2 band, a same-zone S1 scene); the others (the DEM,
+ * another zone's S1) are not listed. With `resampling` as `stackChip` takes it.
+ */
+export function chipTileKeys(sources: ChipSources, grid: Grid, resampling: Resampling = 'nearest'): string[] {
+  const keys = new Set<string>();
+  for (const b of [sources.scl, ...sources.bands]) {
+    const r = b.band.categorical ? 'nearest' : resampling;
+    for (const s of b.sources) {
+      if (!s.tileKeys) continue;
+      const win = sameCrsSourceWindow(grid, s.grid, r);
+      if (win) for (const k of s.tileKeys(win)) keys.add(k);
+    }
+  }
+  return [...keys];
 }
 
 /** Options of a stack. */

@@ -215,6 +215,22 @@ export class Cog {
     return out;
   }
 
+  /** The cache keys of the stored (not sparse) tiles that `window` intersects. */
+  tileKeys(window: Window): string[] {
+    const inside = intersectWindows(window, { col: 0, row: 0, width: this.grid.width, height: this.grid.height });
+    if (!inside) return [];
+    const tw = this.tileWidth;
+    const th = this.tileHeight;
+    const keys: string[] = [];
+    for (let ty = Math.floor(inside.row / th); ty <= Math.floor((inside.row + inside.height - 1) / th); ty++) {
+      for (let tx = Math.floor(inside.col / tw); tx <= Math.floor((inside.col + inside.width - 1) / tw); tx++) {
+        const index = ty * this.tilesAcross + tx;
+        if (this.layout.counts[index + this.layout.bandOffset] !== 0) keys.push(`${this.id}/${index}`);
+      }
+    }
+    return keys;
+  }
+
   /**
    * The decoded tiles that `window` (inside the image) intersects, for reads that sample them in place
    * (`warpInto`) instead of copying a window out of them first.

@@ -1,7 +1,9 @@
 /**
  * A cache of decoded tiles bounded in bytes (least recently used out first), shared by every COG of a job
  * so that the memory held by decoded pixels is one number, whatever the number of sources. Loads in flight
- * are shared too: two chips asking for the same tile at once cause one read.
+ * are shared too: two chips asking for the same tile at once cause one read. A caller that knows a tile's
+ * last use is past says so (`done`): such tiles leave first, before any tile still to be used, so the
+ * bound is spent on the tiles that will be asked for again.
  */
 
 import { isClayError } from '../../core/errors.ts';
@@ -27,6 +29,8 @@ export class TileCache<V extends Sized> {
   readonly stats: TileCacheStats = { hits: 0, misses: 0, evictions: 0, bytes: 0, peakBytes: 0 };
   private readonly entries = new Map<string, V>();
   private readonly inFlight = new Map<string, Promise<V>>();
+  /** Cached keys whose last planned use is past, oldest first: evicted before the others. */
+  private readonly finished = new Set<string>();
 
   /** `maxBytes`: the bound (default 64 MiB); 0 disables caching (in-flight sharing stays). */
   constructor(maxBytes = 64 * 1024 * 1024) {
@@ -39,8 +43,18 @@ export class TileCache<V extends Sized> {
     if (v !== undefined) {
       this.entries.delete(key);
       this.entries.set(key, v);
+      // Used again after all: an ordinary entry once more.
+      this.finished.delete(key);
     }
     return v;
+  }
+
+  /**
+   * Marks `key`'s last planned use as past: it leaves before every entry not so marked (a later `get`
+   * unmarks it). Keys not cached are ignored.
+   */
+  done(key: string): void {
+    if (this.entries.has(key)) this.finished.add(key);
   }
 
   /** True when `key` is cached or loading (does not count as a use). */
@@ -55,16 +69,28 @@ export class TileCache<V extends Sized> {
       this.entries.delete(key);
       this.stats.bytes -= old.byteLength;
     }
+    this.finished.delete(key);
     if (value.byteLength > this.maxBytes) return;
     this.entries.set(key, value);
     this.stats.bytes += value.byteLength;
-    for (const [k, v] of this.entries) {
+    for (const k of this.finished) {
       if (this.stats.bytes <= this.maxBytes) break;
-      this.entries.delete(k);
-      this.stats.bytes -= v.byteLength;
-      this.stats.evictions++;
+      this.evict(k);
+    }
+    for (const k of this.entries.keys()) {
+      if (this.stats.bytes <= this.maxBytes) break;
+      this.evict(k);
     }
     this.stats.peakBytes = Math.max(this.stats.peakBytes, this.stats.bytes);
+  }
+
+  private evict(key: string): void {
+    const v = this.entries.get(key);
+    this.finished.delete(key);
+    if (v === undefined) return;
+    this.entries.delete(key);
+    this.stats.bytes -= v.byteLength;
+    this.stats.evictions++;
   }
 
   /** The value of `key`: cached, already loading, or loaded now by `load` (then cached). */
@@ -99,6 +125,11 @@ export class TileCache<V extends Sized> {
     return p;
   }
 
+  /** The cached keys, least recently used first. */
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+
   /** Number of cached entries. */
   get size(): number {
     return this.entries.size;
@@ -107,6 +138,7 @@ export class TileCache<V extends Sized> {
   /** Drops every entry. */
   clear(): void {
     this.entries.clear();
+    this.finished.clear();
     this.stats.bytes = 0;
   }
 }

@@ -26,6 +26,8 @@ export interface RasterSource {
   readWindow(window: Window, options?: { signal?: AbortSignal; fill?: number }): Promise<Raster>;
   /** The decoded tiles covering a window, when the source has tiles to lend (a `Cog`): same-CRS warps sample them in place. */
   readTiles?(window: Window, options?: { signal?: AbortSignal }): Promise<TileSet>;
+  /** The tile-cache keys of the tiles a read of `window` holds (a `Cog`), for callers that plan the tiles' lifetimes. */
+  tileKeys?(window: Window): string[];
 }
 
 /** Options of a warp. */
@@ -155,21 +157,15 @@ export class FieldCache {
  */
 export async function warpInto(out: Float32Array, target: Grid, source: RasterSource, options: WarpOptions = {}): Promise<WarpResult> {
   const resampling = options.resampling ?? 'nearest';
-  const st = source.grid.transform;
-  const tt = target.transform;
-  const inv = invertTransform(st);
   const nodata = options.nodata === undefined ? source.nodata : options.nodata ?? undefined;
   const read = async (win: Window): Promise<Sample> => {
     const raster = await source.readWindow(win, { ...(options.signal ? { signal: options.signal } : {}), fill: nodata ?? Number.NaN });
     return { data: raster.data, win, srcW: source.grid.width, srcH: source.grid.height, nodata: nodata ?? Number.NaN };
   };
   // Same CRS, no rotation, nearest: source column depends on the target column only, row on the row.
-  if (resampling === 'nearest' && source.grid.epsg === target.epsg && tt[2] === 0 && tt[4] === 0 && st[2] === 0 && st[4] === 0) {
-    const cols = new Int32Array(target.width);
-    const rows = new Int32Array(target.height);
-    // Same arithmetic as the general path (world x of the pixel centre, then the inverse transform).
-    for (let c = 0; c < target.width; c++) cols[c] = pixelIndex(inv[0] + (tt[0] + (c + 0.5) * tt[1]) * inv[1], source.grid.width);
-    for (let r = 0; r < target.height; r++) rows[r] = pixelIndex(inv[3] + (tt[3] + (r + 0.5) * tt[5]) * inv[5], source.grid.height);
+  const separable = resampling === 'nearest' ? separableIndices(target, source.grid) : undefined;
+  if (separable) {
+    const { cols, rows } = separable;
     const win = spanWindow(cols, rows);
     if (!win) return { written: 0, sourceWindow: undefined };
     // Sampled from the tiles in place where the source lends them: no window is copied out of them first.
@@ -190,6 +186,38 @@ export async function warpInto(out: Float32Array, target: Grid, source: RasterSo
   const sample = await read(win);
   const written = resampling === 'nearest' ? nearest(out, pixels, sample) : bilinear(out, pixels, sample);
   return { written, sourceWindow: win };
+}
+
+/**
+ * For a source in the target's CRS, both unrotated: the source column of each target column's pixel centre
+ * and the source row of each row (-1 outside), as nearest sampling picks them. Undefined otherwise.
+ */
+function separableIndices(target: Grid, source: Grid): { cols: Int32Array; rows: Int32Array } | undefined {
+  const tt = target.transform;
+  const st = source.transform;
+  if (source.epsg !== target.epsg || tt[2] !== 0 || tt[4] !== 0 || st[2] !== 0 || st[4] !== 0) return undefined;
+  const inv = invertTransform(st);
+  const cols = new Int32Array(target.width);
+  const rows = new Int32Array(target.height);
+  // Same arithmetic as the general path (world x of the pixel centre, then the inverse transform).
+  for (let c = 0; c < target.width; c++) cols[c] = pixelIndex(inv[0] + (tt[0] + (c + 0.5) * tt[1]) * inv[1], source.width);
+  for (let r = 0; r < target.height; r++) rows[r] = pixelIndex(inv[3] + (tt[3] + (r + 0.5) * tt[5]) * inv[5], source.height);
+  return { cols, rows };
+}
+
+/**
+ * The source window a warp of `source` onto `target` reads, when it can be said without coordinate fields:
+ * the source in the target's CRS, both unrotated (nearest: the pixels sampled; bilinear: one more on each
+ * side, clipped). `null` for other sources; undefined when the target falls outside the source.
+ */
+export function sameCrsSourceWindow(target: Grid, source: Grid, resampling: Resampling): Window | undefined | null {
+  const ix = separableIndices(target, source);
+  if (!ix) return null;
+  const win = spanWindow(ix.cols, ix.rows);
+  if (!win || resampling === 'nearest') return win;
+  const c0 = Math.max(0, win.col - 1), r0 = Math.max(0, win.row - 1);
+  const c1 = Math.min(source.width - 1, win.col + win.width), r1 = Math.min(source.height - 1, win.row + win.height);
+  return { col: c0, row: r0, width: c1 - c0 + 1, height: r1 - r0 + 1 };
 }
 
 /** A window read as a tile set of one tile. */

@@ -29,7 +29,7 @@ import { decodeChip } from '../../../model/data/read-chip.ts';
 import pLimit from 'p-limit';
 import { subGrid } from '../../../core/grid.ts';
 import { assessChip } from '../../../pipeline/chip/quality.ts';
-import { FILTER_BANDS, openChipSources, plane, stackChip, type SourceAccess } from '../../../pipeline/chip/stack.ts';
+import { chipTileKeys, FILTER_BANDS, openChipSources, plane, stackChip, type SourceAccess } from '../../../pipeline/chip/stack.ts';
 import type { CachedTile } from '../../../pipeline/read/cog.ts';
 import { newReadStats } from '../../../pipeline/read/range-reader.ts';
 import { TileCache } from '../../../pipeline/read/tile-cache.ts';
@@ -278,4 +278,24 @@ test('a chip is stacked in two parts: the filter\'s planes (SCL, B02, vh, vv, de
   const onePass = await stackChip(sources, grid, {}, fresh());
   const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   assert.ok(bytes(twoPart.planes).equals(bytes(onePass.planes)) && bytes(twoPart.scl).equals(bytes(onePass.scl)));
+});
+
+test('chipTileKeys names exactly the tiles a chip reads from sources in its CRS (every S2 band, same-zone S1); the tiles it reads besides are the DEM\'s and the other zone\'s', async () => {
+  for (const m of manifests) {
+    const http = new HttpClient({ baseDelayMs: 1, maxDelayMs: 5 });
+    for (const chipNo of [1, 7, 20]) {
+      const cache = new TileCache<CachedTile>(1 << 30);
+      const sources = await openChipSources(m.plan, { http, signer: new PcSigner({ http, sasApi: pc.sasApi }), cache, limit: pLimit(8), stats: newReadStats() });
+      const c = m.chips.find((x) => x.chip === chipNo)!;
+      const grid = subGrid(m.plan.grid, { ...c.window, width: 512, height: 512 });
+      const planned = chipTileKeys(sources, grid);
+      await stackChip(sources, grid, {}, undefined);
+      const read = cache.keys();
+      assert.ok(planned.length > 0);
+      assert.deepEqual(planned.filter((k) => !read.includes(k)), [], `${m.date} chip ${chipNo}: planned but not read`);
+      const elsewhere = [sources.scl, ...sources.bands].flatMap((b) => b.sources).filter((s) => s.grid.epsg !== grid.epsg).map((s) => s.url!);
+      assert.ok(elsewhere.length > 0);
+      for (const k of read.filter((x) => !planned.includes(x))) assert.ok(elsewhere.some((u) => k.startsWith(u)), `${m.date} chip ${chipNo}: ${k} read but not planned`);
+    }
+  }
 });

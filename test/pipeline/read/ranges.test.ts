@@ -45,6 +45,24 @@ test('TileCache: bounded in bytes (LRU), loads in flight shared', async () => {
   assert.ok(!cache.has('x'), 'a failed load is not cached');
 });
 
+test('TileCache: tiles marked done leave before any tile still to be used, oldest done first; a later use unmarks one', () => {
+  const cache = new TileCache<{ byteLength: number }>(300);
+  for (const k of ['a', 'b', 'c']) cache.set(k, { byteLength: 100 });
+  cache.done('b');
+  cache.done('c');
+  cache.done('nowhere'); // not cached: ignored
+  cache.set('d', { byteLength: 100 }); // a is the least recently used, but b is done: b goes
+  assert.ok(cache.has('a') && !cache.has('b') && cache.has('c') && cache.has('d'));
+  cache.get('c'); // used again after all: no longer done
+  cache.set('e', { byteLength: 100 }); // nothing done left: plain LRU, a goes
+  assert.ok(!cache.has('a') && cache.has('c') && cache.has('d') && cache.has('e'));
+  cache.done('e');
+  cache.set('f', { byteLength: 100 });
+  assert.ok(!cache.has('e') && cache.has('c') && cache.has('d') && cache.has('f'));
+  assert.equal(cache.stats.bytes, 300);
+  assert.equal(cache.stats.evictions, 3);
+});
+
 test("TileCache: a caller sharing a load that another caller aborted loads again instead of failing", async () => {
   const { ClayError } = await import('../../../core/errors.ts');
   const cache = new TileCache<{ byteLength: number; id: string }>(1000);
